@@ -1,0 +1,81 @@
+"""The canonical signal: what every dialect is normalised into (DESIGN.md, stage 2).
+
+A ``Signal`` is what the sender said, made exact: prices and amounts are ``Decimal``,
+times are UTC-aware, the symbol is a ccxt unified symbol. It does not say what will be
+ordered; that is the risk engine's ``RiskDecision``.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.domain.enums import Action, OrderType, PositionSide, SizeUnit, Source, TimeInForce
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class Size(BaseModel):
+    """An amount with its unit: ``base`` (e.g. DOGE), ``quote`` (e.g. USDT), ``percent_equity``
+    (0–100) or ``contracts`` (the venue's contract size)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: Decimal = Field(gt=0, description="Positive amount in `unit`.")
+    unit: SizeUnit = SizeUnit.BASE
+
+
+class Signal(BaseModel):
+    """A trading signal in canonical form.
+
+    ``source`` and ``strategy`` are set by the endpoint that received it; parsers leave the
+    strategy empty. ``idempotency_key`` is unique per (source, strategy): from the payload
+    when the dialect carries one, else derived from its content and signal time.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    source: Source = Source.TRADINGVIEW
+    strategy: str = ""
+    dialect: str = Field(description="Parser that read the payload, e.g. `tradingview`, `tradewire`.")
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    symbol: str = Field(description="ccxt unified symbol: `BTC/USDT` spot, `BTC/USDT:USDT` linear perpetual.")
+    raw_symbol: str = Field(description="The ticker as the sender wrote it.")
+    exchange: str | None = Field(default=None, description="Exchange named by the sender, lower case (`binance`).")
+    account: str | None = Field(default=None, description="Account to trade on; absent: the strategy's account.")
+    action: Action
+    target_position: PositionSide | None = Field(
+        default=None, description="Position the sender wants afterwards (TradingView `strategy.market_position`)."
+    )
+    prev_position: PositionSide | None = Field(
+        default=None, description="Position the sender had before (`strategy.prev_market_position`)."
+    )
+    size: Size | None = Field(default=None, description="Absent: the account's sizing rule decides.")
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = Field(default=None, gt=0, description="Quote currency per base unit.")
+    time_in_force: TimeInForce | None = None
+    stop_loss: Decimal | None = Field(default=None, gt=0)
+    take_profit: Decimal | None = Field(default=None, gt=0)
+    price: Decimal | None = Field(
+        default=None, gt=0, description="Sender's reference price (TradingView `{{close}}`), quote per base."
+    )
+    confidence: Decimal | None = Field(default=None, ge=0, le=1)
+    timeframe: str | None = None
+    indicators: dict[str, Decimal] = Field(default_factory=dict)
+    signal_time: UtcDatetime | None = Field(default=None, description="When the sender produced it (UTC).")
+    max_lag: int | None = Field(default=None, gt=0, description="Seconds the signal may age before arrival.")
+    comment: str | None = Field(default=None, description="Sender's order id or comment, e.g. `Long Entry`.")
+
+    def summary(self) -> dict[str, Any]:
+        """The signal as plain JSON values (Decimals as strings), for storage and answers."""
+        return self.model_dump(mode="json", exclude_none=True)

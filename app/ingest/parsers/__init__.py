@@ -1,0 +1,87 @@
+"""One parser per alert dialect, each a pure function from the decoded body to a ``Signal``.
+
+``parse(body)`` decodes the raw bytes (whatever the Content-Type), picks the dialect (or
+uses the one forced by ``?dialect=``) and returns the canonical signal. Every failure is a
+``SignalParseError`` naming the field and the problem; no other exception escapes.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from app.domain.signal import Signal
+from app.errors import SignalParseError
+from app.ingest.parsers import tradewire, tradingview
+from app.ingest.parsers.body import decode, json_error
+
+
+class Dialect(Protocol):
+    NAME: str
+
+    def detect(self, data: dict[str, Any] | str) -> bool: ...
+
+    def parse(self, data: dict[str, Any] | str, received_at: datetime) -> Signal: ...
+
+
+# Most specific first: detection stops at the first dialect that claims the body.
+DIALECTS: dict[str, Dialect] = {d.NAME: d for d in (tradewire, tradingview)}  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed body: the signal (strategy not yet set) and the decoded data it came from."""
+
+    signal: Signal
+    data: dict[str, Any] | str
+
+
+def parse(body: bytes, received_at: datetime, *, dialect: str | None = None) -> Parsed:
+    """Parse raw bytes into a canonical signal.
+
+    ``received_at`` (UTC) stands in for the signal time in the idempotency key of dialects
+    that carry no time. Raises ``SignalParseError``: for an unknown forced dialect, a body no
+    dialect claims (the message lists those tried), or a claimed body with a bad field.
+    """
+    data = decode(body)
+    if dialect is not None:
+        chosen = DIALECTS.get(dialect)
+        if chosen is None:
+            raise SignalParseError(
+                f"unknown dialect {dialect!r}; known: {', '.join(DIALECTS)}", field="dialect"
+            )
+        return Parsed(_run(chosen, data, received_at), data)
+    for candidate in DIALECTS.values():
+        if candidate.detect(data):
+            return Parsed(_run(candidate, data, received_at), data)
+    if isinstance(data, str) and data.lstrip().startswith(("{", "[")):
+        raise SignalParseError(f"the body looks like JSON but is not valid JSON: {json_error(data)}", field="body")
+    shape = "JSON object" if isinstance(data, dict) else "text"
+    raise SignalParseError(
+        f"no dialect understands this {shape}; tried {', '.join(DIALECTS)}. "
+        "A TradingView alert needs at least a ticker and an action; see the README for the message to paste",
+        field="body",
+    )
+
+
+def _run(dialect: Dialect, data: dict[str, Any] | str, received_at: datetime) -> Signal:
+    try:
+        return dialect.parse(data, received_at)
+    except SignalParseError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as e:  # pydantic's ValidationError is a ValueError
+        raise SignalParseError(f"{dialect.NAME}: {_first_error(e)}", field=_first_field(e)) from e
+
+
+def _first_error(error: Exception) -> str:
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"field {'.'.join(str(p) for p in first['loc'])!r}: {first['msg']}"
+    return str(error)
+
+
+def _first_field(error: Exception) -> str | None:
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        return ".".join(str(p) for p in errors()[0]["loc"]) or None
+    return None
