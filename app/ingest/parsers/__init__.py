@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from app.domain.signal import Signal
 from app.errors import SignalParseError
-from app.ingest.parsers import tradewire, tradingview
+from app.ingest.parsers import octobot, okx, prediction, threecommas, tradewire, traderspost, tradingview
 from app.ingest.parsers.body import decode, json_error
 
 
@@ -24,7 +24,9 @@ class Dialect(Protocol):
 
 
 # Most specific first: detection stops at the first dialect that claims the body.
-DIALECTS: dict[str, Dialect] = {d.NAME: d for d in (tradewire, tradingview)}  # type: ignore[misc]
+DIALECTS: dict[str, Dialect] = {  # type: ignore[misc]
+    d.NAME: d for d in (tradewire, threecommas, okx, traderspost, octobot, tradingview, prediction)
+}
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,20 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from app.domain.enums import PositionSide
+from app.domain.symbols import SymbolError, to_unified_symbol
 from app.errors import SignalParseError
+
+T = TypeVar("T")
 
 _PLACEHOLDER = re.compile(r"\{\{.*?\}\}")
 # Epoch values above this are milliseconds (year 2286 in seconds).
 _EPOCH_MS_THRESHOLD = 10_000_000_000
+# Longest staleness window we accept (a week); larger values are typos, and bounding them
+# keeps int() away from numbers like 1e999999.
+MAX_LAG_SECONDS = 7 * 24 * 3600
 
 
 def walk(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -135,3 +141,59 @@ def derive_key(*parts: Any) -> str:
     """A stable idempotency key: sha256 of the JSON of ``parts`` (Decimals and times as text)."""
     blob = json.dumps(parts, default=str, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:40]
+
+
+def fold_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The object with lower-cased keys, so ``quantityType`` and ``quantitytype`` read alike.
+
+    The first spelling wins when two keys differ only in case.
+    """
+    folded: dict[str, Any] = {}
+    for key, value in data.items():
+        folded.setdefault(str(key).lower(), value)
+    return folded
+
+
+def choice(value: Any, field: str, words: Mapping[str, T]) -> T | None:
+    """Look a word up in ``words`` (keys lower case) in any case; None when absent.
+
+    Raises ``SignalParseError`` naming the field and listing the accepted words.
+    """
+    word = text(value, field)
+    if word is None:
+        return None
+    try:
+        return words[word.lower()]
+    except KeyError:
+        raise SignalParseError(
+            f"field {field!r} must be one of {', '.join(words)}, got {word!r}", field=field
+        ) from None
+
+
+def symbol(value: Any, field: str) -> tuple[str, str, str | None]:
+    """(unified symbol, ticker as written, exchange prefix lower case or None) of a ticker.
+
+    ``BINANCE:BTCUSDT`` → (``BTC/USDT``, ``BINANCE:BTCUSDT``, ``binance``). Raises
+    ``SignalParseError`` naming the field when the ticker is missing or cannot be mapped.
+    """
+    raw = text(value, field)
+    if raw is None:
+        raise SignalParseError(f"field {field!r} (the ticker) is missing", field=field)
+    try:
+        unified = to_unified_symbol(raw)
+    except SymbolError as e:
+        raise SignalParseError(f"field {field!r}: {e}", field=field) from None
+    prefix = raw.split(":", 1)[0].strip().lower() if ":" in raw and "/" not in raw else None
+    return unified, raw, prefix or None
+
+
+def seconds(value: Any, field: str) -> int | None:
+    """A whole number of seconds between 1 and a week (``max_lag``); None when absent or zero."""
+    number = positive(value, field)
+    if number is None:
+        return None
+    if number != number.to_integral_value() or number > MAX_LAG_SECONDS:
+        raise SignalParseError(
+            f"field {field!r} must be whole seconds between 1 and {MAX_LAG_SECONDS}, got {value!r}", field=field
+        )
+    return int(number)

@@ -1,0 +1,55 @@
+"""Values handed between risk, the outbox and execution: the decision and its order intents."""
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from app.domain.enums import OrderSide, OrderType, TimeInForce
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One risk check: ``passed`` and, when it did not, ``reason`` in words and numbers."""
+
+    name: str
+    passed: bool
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"check": self.name, "passed": self.passed, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    """An order the risk engine approved: ``quantity`` in base units, prices quote per base."""
+
+    side: OrderSide
+    quantity: Decimal
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+    reduce_only: bool = False
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    """The risk engine's answer. A denial is data: ``approved`` False with the failing ``reason``."""
+
+    approved: bool
+    checks: tuple[CheckOutcome, ...]
+    orders: tuple[OrderPlan, ...] = field(default=())
+    reason: str | None = None
+
+    @property
+    def quantity(self) -> Decimal | None:
+        """Total base quantity of the approved orders, None when denied."""
+        return sum((o.quantity for o in self.orders), Decimal(0)) if self.approved else None
+
+
+def client_order_id_for(intent_id: uuid.UUID) -> str:
+    """The client order id of an intent: ``tw`` + 30 hex digits of its id (32 characters).
+
+    Fits Binance/Bybit (≤ 36) and OKX (1–32 alphanumeric); it is also the RQ job id, so a
+    retried job or a repeated alert can never place a second order.
+    """
+    return "tw" + intent_id.hex[:30]

@@ -1,0 +1,122 @@
+"""Writing an order's outcome: state transitions with events, fills, position. Takes a session,
+never commits (the caller's unit of work does)."""
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from app.domain.enums import IntentStatus, OrderSide
+from app.domain.orders import TERMINAL, OrderStatus, path_to
+from app.domain.positions import PositionState, apply_fill
+from app.domain.symbols import base_quote
+from app.execution.venues.base import Trade, VenueOrder
+from app.persistence.models import FillRecord, OrderEventRecord, OrderIntentRecord, OrderRecord, PositionRecord
+
+
+def transition(
+    session: Session, order: OrderRecord, new: OrderStatus, *, reason: str | None = None, ts_event: datetime | None = None
+) -> None:
+    """Move ``order`` to ``new`` through the states the table allows, one event row each.
+
+    Raises ``InvalidTransition`` when the table has no path.
+    """
+    for status in path_to(OrderStatus(order.status), new):
+        session.add(
+            OrderEventRecord(
+                order_id=order.id, from_status=order.status, to_status=status.value, reason=reason, ts_event=ts_event
+            )
+        )
+        order.status = status.value
+    if reason is not None:
+        order.reason = reason
+
+
+def record_rejection(session: Session, order_id: uuid.UUID, reason: str) -> None:
+    """The venue refused the order: REJECTED with its message, the intent FAILED."""
+    order = session.execute(select(OrderRecord).where(OrderRecord.id == order_id).with_for_update()).scalar_one()
+    transition(session, order, OrderStatus.REJECTED, reason=reason, ts_event=datetime.now(UTC))
+    _finish_intent(session, order.intent_id, IntentStatus.FAILED)
+
+
+def record_venue_order(session: Session, order_id: uuid.UUID, venue: str, result: VenueOrder) -> OrderStatus:
+    """Apply a venue's answer: new fills (skipping trade ids already stored), the position,
+    the order's cumulative fill and state, and the intent's end when the order is terminal."""
+    order = session.execute(select(OrderRecord).where(OrderRecord.id == order_id).with_for_update()).scalar_one()
+    if result.venue_order_id:
+        order.venue_order_id = result.venue_order_id
+    for trade in result.trades:
+        _record_fill(session, order, venue, trade)
+    order.filled_quantity = result.filled_quantity
+    order.average_price = result.average_price
+    target = result.status
+    current = OrderStatus(order.status)
+    if current == OrderStatus.SUBMITTED and target not in (OrderStatus.SUBMITTED, OrderStatus.REJECTED):
+        # Any answer other than a rejection means the venue acknowledged the order.
+        transition(session, order, OrderStatus.ACCEPTED, ts_event=result.ts_event)
+    if OrderStatus(order.status) != target or target == OrderStatus.PARTIALLY_FILLED:
+        transition(session, order, target, reason=result.reason, ts_event=result.ts_event)
+    if target in TERMINAL:
+        _finish_intent(session, order.intent_id, IntentStatus.DONE if target != OrderStatus.REJECTED else IntentStatus.FAILED)
+    return target
+
+
+def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade) -> None:
+    fill_id = session.execute(
+        pg_insert(FillRecord)
+        .values(
+            id=uuid.uuid4(),
+            order_id=order.id,
+            account_id=order.account_id,
+            venue=venue,
+            trade_id=trade.trade_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=trade.quantity,
+            price=trade.price,
+            fee=trade.fee,
+            fee_currency=trade.fee_currency,
+            ts_event=trade.ts_event,
+        )
+        .on_conflict_do_nothing(index_elements=["venue", "trade_id"])
+        .returning(FillRecord.id)
+    ).scalar_one_or_none()
+    if fill_id is None:
+        return  # this trade was recorded before
+    realized = _apply_to_position(session, order, trade)
+    session.execute(update(FillRecord).where(FillRecord.id == fill_id).values(realized_pnl=realized))
+
+
+def _apply_to_position(session: Session, order: OrderRecord, trade: Trade) -> Decimal:
+    session.execute(
+        pg_insert(PositionRecord)
+        .values(id=uuid.uuid4(), account_id=order.account_id, symbol=order.symbol, quantity=0, realized_pnl=0)
+        .on_conflict_do_nothing(index_elements=["account_id", "symbol"])
+    )
+    position = session.execute(
+        select(PositionRecord)
+        .where(PositionRecord.account_id == order.account_id, PositionRecord.symbol == order.symbol)
+        .with_for_update()
+    ).scalar_one()
+    state, realized = apply_fill(
+        PositionState(position.quantity, position.average_price, position.realized_pnl),
+        OrderSide(order.side),
+        trade.quantity,
+        trade.price,
+        _fee_in_quote(order.symbol, trade),
+    )
+    position.quantity, position.average_price, position.realized_pnl = state.quantity, state.average_price, state.realized_pnl
+    return realized
+
+
+def _fee_in_quote(symbol: str, trade: Trade) -> Decimal:
+    """A fee charged in the base currency (Binance spot buys) is valued at the fill price."""
+    base, _ = base_quote(symbol)
+    return trade.fee * trade.price if trade.fee_currency == base else trade.fee
+
+
+def _finish_intent(session: Session, intent_id: uuid.UUID, status: IntentStatus) -> None:
+    session.execute(update(OrderIntentRecord).where(OrderIntentRecord.id == intent_id).values(status=status.value))

@@ -1,0 +1,1 @@
+"""Venue adapters: one interface (``Venue``), ``PaperVenue`` and the ccxt-backed venues."""

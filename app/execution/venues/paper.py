@@ -1,0 +1,112 @@
+"""The paper venue: fills market orders at the signal's reference price, keeps its balances.
+
+Price: the intent's reference price (TradingView ``{{close}}``) moved against the taker by
+``slippage_bps``; fee ``fee_rate`` × notional, in the quote currency (default 0.1%, Binance's
+base spot taker rate). Its book is our ``balances`` table, updated in the same transaction
+as the fill, so the paper venue never holds an order we do not know: an order that was not
+booked was never placed, and placing it again with the same client order id is safe.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from app.domain.enums import OrderSide, OrderType
+from app.domain.orders import OrderStatus
+from app.domain.symbols import base_quote, is_derivative
+from app.errors import OrderRejected
+from app.execution.venues.base import OrderRequest, Trade, Venue, VenueOrder
+from app.persistence.models import BalanceRecord
+
+BPS = Decimal(10_000)
+
+
+class PaperVenue(Venue):
+    """Simulated venue. ``fee_rate`` is a fraction of notional (0.001 = 0.1%)."""
+
+    name = "paper"
+
+    def __init__(self, fee_rate: Decimal = Decimal("0.001"), slippage_bps: Decimal = Decimal(0)) -> None:
+        self.fee_rate = fee_rate
+        self.slippage_bps = slippage_bps
+
+    def create_order(self, request: OrderRequest) -> VenueOrder:
+        """Fill the whole quantity at once. Raises ``OrderRejected`` without a price to fill at."""
+        price = self._fill_price(request)
+        now = datetime.now(UTC)
+        fee = (request.quantity * price * self.fee_rate).quantize(Decimal("1e-18"))
+        trade = Trade(
+            trade_id=f"{request.client_order_id}-1",
+            quantity=request.quantity,
+            price=price,
+            fee=fee,
+            fee_currency=base_quote(request.symbol)[1],
+            ts_event=now,
+        )
+        return VenueOrder(
+            client_order_id=request.client_order_id,
+            venue_order_id=f"paper-{request.client_order_id}",
+            status=OrderStatus.FILLED,
+            filled_quantity=request.quantity,
+            average_price=price,
+            ts_event=now,
+            trades=(trade,),
+        )
+
+    def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrder | None:
+        # Booked paper orders are in our orders table; one that is not was never placed.
+        return None
+
+    def _fill_price(self, request: OrderRequest) -> Decimal:
+        if request.order_type == OrderType.LIMIT and request.limit_price is not None:
+            reference = request.limit_price
+        elif request.reference_price is not None:
+            reference = request.reference_price
+        else:
+            raise OrderRejected(
+                "paper venue has no price for this market order: the signal carried no reference price "
+                "(add \"price\": \"{{close}}\" to the alert)"
+            )
+        direction = 1 if request.side == OrderSide.BUY else -1
+        return reference * (1 + direction * self.slippage_bps / BPS)
+
+    def settle(self, session: Session, account_id: object, request: OrderRequest, order: VenueOrder) -> None:
+        """Move balances: spot buys pay quote and fees, spot sells need the base; a
+        derivative pays only its fees here (realised PnL is booked with the position)."""
+        base, quote = base_quote(request.symbol)
+        balances = _locked_balances(session, account_id, (base, quote))
+        quote_delta = -sum((t.fee for t in order.trades), Decimal(0))
+        base_delta = Decimal(0)
+        if not is_derivative(request.symbol):
+            notional = sum((t.quantity * t.price for t in order.trades), Decimal(0))
+            sign = 1 if request.side == OrderSide.BUY else -1
+            quote_delta -= sign * notional
+            base_delta = sign * order.filled_quantity
+        for currency, delta in ((quote, quote_delta), (base, base_delta)):
+            if balances.get(currency, Decimal(0)) + delta < 0:
+                raise OrderRejected(
+                    f"insufficient funds on the paper venue: this order needs {-delta} {currency}, "
+                    f"the account has {balances.get(currency, Decimal(0))} {currency}"
+                )
+        for currency, delta in ((quote, quote_delta), (base, base_delta)):
+            if delta:
+                session.execute(
+                    pg_insert(BalanceRecord)
+                    .values(account_id=account_id, currency=currency, total=delta)
+                    .on_conflict_do_update(
+                        index_elements=["account_id", "currency"],
+                        set_={"total": BalanceRecord.total + delta, "updated_at": datetime.now(UTC)},
+                    )
+                )
+
+
+def _locked_balances(session: Session, account_id: object, currencies: tuple[str, ...]) -> dict[str, Decimal]:
+    rows = session.execute(
+        select(BalanceRecord.currency, BalanceRecord.total)
+        .where(BalanceRecord.account_id == account_id, BalanceRecord.currency.in_(currencies))
+        .with_for_update()
+    ).all()
+    return {currency: total for currency, total in rows}

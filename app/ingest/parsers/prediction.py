@@ -1,0 +1,95 @@
+"""ML prediction in the APIndicators schema (corpus 30), for ``POST /api/v1/predictions``.
+
+Source: the APIndicators prediction API response quoted in corpus 30 (``GET
+{base}/v1/predictions?symbol=&timeframe=``); no public specification was found. Fields:
+
+- ``symbol`` (``BTCUSDT``, required) and ``timeframe`` (``4h``, kept as written).
+- ``prediction``: ``BUY`` / ``SELL`` / ``HOLD`` in any case (required); HOLD is a signal that
+  trades nothing.
+- ``confidence``: 0–1, exact Decimal. ``indicators``: an object of numbers (``rsi_14``,
+  ``atr_14`` in quote currency, …), each an exact Decimal; ``atr_14`` feeds risk-based sizing.
+- ``timestamp``: ISO-8601 or epoch s / ms → signal time.
+
+The idempotency key is derived from (symbol, timeframe, prediction, timestamp), so a poller
+that fetches the same prediction twice records it once. ``source`` is left to the endpoint.
+The endpoint names this dialect (``parse(..., dialect="prediction")``); ``detect`` only claims
+a body with exactly this shape so TradingView alerts are never read as predictions.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from app.domain.enums import Action
+from app.domain.signal import Signal
+from app.errors import SignalParseError
+from app.ingest.parsers import values
+
+NAME = "prediction"
+
+_PREDICTIONS = {"buy": Action.BUY, "sell": Action.SELL, "hold": Action.HOLD}
+# Keys of trading alerts: a body with any of them is not a prediction.
+_ALERT_KEYS = frozenset({"action", "ticker", "tradewire", "strategy", "passphrase", "signaltoken", "secret"})
+
+
+def detect(data: dict[str, Any] | str) -> bool:
+    """Conservative: a JSON object with symbol, timeframe, confidence and a BUY/SELL/HOLD
+    prediction, and none of the keys trading alerts carry (action, ticker, secrets)."""
+    if not isinstance(data, dict):
+        return False
+    keys = values.fold_keys(data)
+    word = keys.get("prediction")
+    return (
+        {"symbol", "timeframe", "confidence"} <= keys.keys()
+        and isinstance(word, str)
+        and word.strip().lower() in _PREDICTIONS
+        and not _ALERT_KEYS & keys.keys()
+    )
+
+
+def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
+    """Raises ``SignalParseError`` naming the field for a missing symbol or prediction, a
+    confidence outside 0–1, a non-numeric indicator, a leftover placeholder or a bad time."""
+    if not isinstance(data, dict):
+        raise SignalParseError("a prediction must be a JSON object", field="body")
+    values.reject_placeholders(data)
+    keys = values.fold_keys(data)
+    symbol, raw_symbol, exchange = values.symbol(keys.get("symbol"), "symbol")
+    action = values.choice(keys.get("prediction"), "prediction", _PREDICTIONS)
+    if action is None:
+        raise SignalParseError("field 'prediction' is missing (BUY, SELL or HOLD)", field="prediction")
+    timeframe = values.text(keys.get("timeframe"), "timeframe")
+    signal_time = values.timestamp(keys.get("timestamp"), "timestamp")
+    key = values.derive_key(NAME, symbol, timeframe, action, signal_time or received_at)
+    return Signal(
+        dialect=NAME,
+        idempotency_key=key,
+        symbol=symbol,
+        raw_symbol=raw_symbol,
+        exchange=exchange,
+        action=action,
+        confidence=_confidence(keys.get("confidence")),
+        timeframe=timeframe,
+        indicators=_indicators(keys.get("indicators")),
+        signal_time=signal_time,
+    )
+
+
+def _confidence(raw: Any) -> Decimal | None:
+    confidence = values.decimal(raw, "confidence")
+    if confidence is not None and not Decimal(0) <= confidence <= Decimal(1):
+        raise SignalParseError(f"field 'confidence' must be between 0 and 1, got {raw!r}", field="confidence")
+    return confidence
+
+
+def _indicators(raw: Any) -> dict[str, Decimal]:
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        raise SignalParseError("field 'indicators' must be an object of numbers", field="indicators")
+    found: dict[str, Decimal] = {}
+    for name, value in raw.items():
+        number = values.decimal(value, f"indicators.{name}")
+        if number is not None:
+            found[str(name)] = number
+    return found

@@ -1,0 +1,224 @@
+"""Ingest one request: record it, parse it, decide, write the intents, all in one transaction;
+then enqueue the intents. Never waits for a venue.
+
+Every authenticated request becomes a ``signals`` row: ``invalid`` when it does not parse
+(with the redacted raw body and the reason), ``duplicate`` when its idempotency key was seen,
+else ``accepted`` or ``rejected`` with the stored risk decision.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from app.config import get_settings
+from app.domain.enums import IntentStatus, SignalStatus, Source, TradingState
+from app.domain.intents import RiskDecision, client_order_id_for
+from app.domain.signal import Signal
+from app.errors import SignalParseError
+from app.ingest import parsers
+from app.ingest.parsers.body import redact
+from app.jobs.queue import enqueue_intent
+from app.persistence.models import OrderIntentRecord, RiskDecisionRecord, SignalRecord
+from app.persistence.repositories import StrategyRef, lock_account, position_quantity
+from app.risk.engine import AccountState, evaluate
+
+
+@dataclass(frozen=True)
+class QueuedIntent:
+    id: uuid.UUID
+    client_order_id: str
+    venue: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What the sender is told: the signal id (the original's for a duplicate) and its status."""
+
+    signal_id: uuid.UUID
+    status: SignalStatus
+    reason: str | None = None
+    intents: tuple[QueuedIntent, ...] = field(default=())
+
+
+class InvalidSignal(SignalParseError):
+    """A parse failure that has been recorded as an ``invalid`` signal with this id."""
+
+    def __init__(self, error: SignalParseError, signal_id: uuid.UUID) -> None:
+        super().__init__(error.message, field=error.field)
+        self.signal_id = signal_id
+
+
+def ingest(
+    session: Session,
+    strategy: StrategyRef,
+    body: bytes,
+    *,
+    source: Source,
+    content_type: str | None = None,
+    dialect: str | None = None,
+) -> IngestResult:
+    """Record, parse, decide and write intents in the caller's transaction (``session``
+    must be inside ``begin()``); the caller commits, then calls ``enqueue``.
+
+    Raises ``InvalidSignal`` after recording an unparseable body (the caller must commit it).
+    """
+    received_at = datetime.now(UTC)
+    record = SignalRecord(
+        id=uuid.uuid4(),
+        source=source.value,
+        strategy_id=strategy.id,
+        raw_body=redact(body),
+        content_type=content_type,
+        received_at=received_at,
+    )
+    try:
+        signal = parsers.parse(body, received_at, dialect=dialect).signal
+    except SignalParseError as e:
+        record.status, record.reason = SignalStatus.INVALID.value, e.message
+        session.add(record)
+        session.flush()
+        raise InvalidSignal(e, record.id) from e
+    signal = signal.model_copy(update={"source": source, "strategy": strategy.name})
+    if signal.account not in (None, strategy.account_name):
+        record.status = SignalStatus.INVALID.value
+        record.reason = f"strategy {strategy.name!r} trades on account {strategy.account_name!r}, not {signal.account!r}"
+        session.add(record)
+        session.flush()
+        raise InvalidSignal(SignalParseError(record.reason, field="account"), record.id)
+    original = _claim_idempotency_key(session, record, signal)
+    if original is not None:
+        return _record_duplicate(session, record, signal, original)
+    return _decide(session, record, signal, strategy)
+
+
+def _claim_idempotency_key(session: Session, record: SignalRecord, signal: Signal) -> uuid.UUID | None:
+    """Insert the signal row unless its (source, strategy, key) exists; return the existing id."""
+    values = _signal_values(record, signal) | {"status": SignalStatus.ACCEPTED.value}
+    inserted = session.execute(
+        pg_insert(SignalRecord)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["source", "strategy_id", "idempotency_key"])
+        .returning(SignalRecord.id)
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return None
+    return session.execute(
+        select(SignalRecord.id).where(
+            SignalRecord.source == record.source,
+            SignalRecord.strategy_id == record.strategy_id,
+            SignalRecord.idempotency_key == signal.idempotency_key,
+        )
+    ).scalar_one()
+
+
+def _signal_values(record: SignalRecord, signal: Signal) -> dict[str, object]:
+    return {
+        "id": record.id,
+        "source": record.source,
+        "strategy_id": record.strategy_id,
+        "dialect": signal.dialect,
+        "idempotency_key": signal.idempotency_key,
+        "symbol": signal.symbol,
+        "action": signal.action.value,
+        "payload": signal.summary(),
+        "raw_body": record.raw_body,
+        "content_type": record.content_type,
+        "signal_time": signal.signal_time,
+        "received_at": record.received_at,
+    }
+
+
+def _record_duplicate(session: Session, record: SignalRecord, signal: Signal, original: uuid.UUID) -> IngestResult:
+    values = _signal_values(record, signal) | {
+        "idempotency_key": None,
+        "status": SignalStatus.DUPLICATE.value,
+        "reason": f"duplicate of signal {original} (same idempotency key)",
+    }
+    session.execute(insert(SignalRecord).values(**values))
+    return IngestResult(original, SignalStatus.DUPLICATE, values["reason"])  # type: ignore[arg-type]
+
+
+def _decide(session: Session, record: SignalRecord, signal: Signal, strategy: StrategyRef) -> IngestResult:
+    account = lock_account(session, strategy.account_id)
+    state = AccountState(
+        trading_state=TradingState(account.trading_state),
+        position=position_quantity(session, account.id, signal.symbol),
+        default_order_notional=get_settings().default_order_notional,
+    )
+    decision = evaluate(signal, state)
+    decision_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    session.execute(
+        insert(RiskDecisionRecord).values(
+            id=decision_id,
+            signal_id=record.id,
+            account_id=account.id,
+            approved=decision.approved,
+            reason=decision.reason,
+            checks=[c.as_json() for c in decision.checks],
+            quantity=decision.quantity,
+            created_at=now,
+        )
+    )
+    intents = _write_intents(session, record.id, decision_id, account.id, account.venue, signal, decision)
+    status = SignalStatus.ACCEPTED if decision.approved else SignalStatus.REJECTED
+    session.execute(
+        SignalRecord.__table__.update()
+        .where(SignalRecord.id == record.id)
+        .values(status=status.value, reason=decision.reason, decided_at=now)
+    )
+    return IngestResult(record.id, status, decision.reason, intents)
+
+
+def _write_intents(
+    session: Session,
+    signal_id: uuid.UUID,
+    decision_id: uuid.UUID,
+    account_id: uuid.UUID,
+    venue: str,
+    signal: Signal,
+    decision: RiskDecision,
+) -> tuple[QueuedIntent, ...]:
+    rows, queued = [], []
+    for sequence, plan in enumerate(decision.orders):
+        intent_id = uuid.uuid4()
+        client_order_id = client_order_id_for(intent_id)
+        rows.append(
+            {
+                "id": intent_id,
+                "signal_id": signal_id,
+                "decision_id": decision_id,
+                "account_id": account_id,
+                "venue": venue,
+                "symbol": signal.symbol,
+                "side": plan.side.value,
+                "order_type": plan.order_type.value,
+                "quantity": plan.quantity,
+                "limit_price": plan.limit_price,
+                "reference_price": signal.price,
+                "time_in_force": plan.time_in_force.value if plan.time_in_force else None,
+                "reduce_only": plan.reduce_only,
+                "sequence": sequence,
+                "client_order_id": client_order_id,
+                "status": IntentStatus.PENDING.value,
+            }
+        )
+        queued.append(QueuedIntent(intent_id, client_order_id, venue))
+    if rows:
+        session.execute(insert(OrderIntentRecord), rows)
+    return tuple(queued)
+
+
+def enqueue(result: IngestResult) -> None:
+    """After commit: put the first intent of the signal on its venue queue.
+
+    A reversal's second intent (the open) is enqueued by the worker once the first (the
+    close) is done, so the two cannot race on one position.
+    """
+    if result.intents:
+        first = result.intents[0]
+        enqueue_intent(first.id, first.client_order_id, first.venue)

@@ -1,0 +1,43 @@
+"""RQ queues: one per venue, named ``{prefix}-{venue}``; the job id is the intent's client order id."""
+
+import logging
+import uuid
+from functools import lru_cache
+
+from redis import Redis
+from rq import Queue
+
+from app.config import get_settings
+
+log = logging.getLogger(__name__)
+JOB_FUNCTION = "app.jobs.tasks.execute_intent"
+
+
+@lru_cache
+def get_redis() -> Redis:
+    return Redis.from_url(get_settings().require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
+
+
+def queue_name(venue: str) -> str:
+    return f"{get_settings().queue_prefix}-{venue}"
+
+
+def get_queue(venue: str) -> Queue:
+    return Queue(queue_name(venue), connection=get_redis())
+
+
+def enqueue_intent(intent_id: uuid.UUID, client_order_id: str, venue: str) -> bool:
+    """Put the intent's job on its venue queue. Returns False (and logs) if Redis is
+    unreachable: the intent stays ``pending`` in PostgreSQL and the sweeper re-enqueues it."""
+    try:
+        get_queue(venue).enqueue(
+            JOB_FUNCTION, str(intent_id), job_id=client_order_id, result_ttl=600, failure_ttl=86400
+        )
+        return True
+    except Exception as e:  # redis-py raises several unrelated classes for a down server
+        log.warning("enqueue failed, the sweeper will retry", extra={"intent_id": str(intent_id), "error": str(e)})
+        return False
+
+
+def reset_redis() -> None:
+    get_redis.cache_clear()

@@ -1,0 +1,59 @@
+"""The sweeper: re-enqueue intents still ``pending`` after a grace period (Redis was down,
+the API died between commit and enqueue). PostgreSQL is the source of truth; Redis carries work."""
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from rq.job import Job, JobStatus
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import aliased
+
+from app.db import unit_of_work
+from app.domain.enums import IntentStatus
+from app.jobs.queue import enqueue_intent, get_redis
+from app.persistence.models import OrderIntentRecord
+
+log = logging.getLogger(__name__)
+_LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+def sweep(grace_seconds: float, limit: int = 500) -> int:
+    """Re-enqueue pending intents older than ``grace_seconds`` whose job is not queued or
+    running and whose earlier intent of the same signal (a reversal's close) is finished.
+    Returns how many were enqueued."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
+    earlier = aliased(OrderIntentRecord)
+    blocked = exists().where(
+        and_(
+            earlier.signal_id == OrderIntentRecord.signal_id,
+            earlier.sequence < OrderIntentRecord.sequence,
+            earlier.status.in_([IntentStatus.PENDING.value, IntentStatus.SUBMITTING.value]),
+        )
+    )
+    with unit_of_work() as session:
+        rows = session.execute(
+            select(OrderIntentRecord.id, OrderIntentRecord.client_order_id, OrderIntentRecord.venue)
+            .where(
+                OrderIntentRecord.status == IntentStatus.PENDING.value,
+                OrderIntentRecord.created_at < cutoff,
+                ~blocked,
+            )
+            .order_by(OrderIntentRecord.created_at)
+            .limit(limit)
+        ).all()
+    count = 0
+    for intent_id, client_order_id, venue in rows:
+        if _job_is_live(client_order_id):
+            continue
+        if enqueue_intent(intent_id, client_order_id, venue):
+            count += 1
+    if count:
+        log.info("sweeper re-enqueued intents", extra={"count": count})
+    return count
+
+
+def _job_is_live(job_id: str) -> bool:
+    try:
+        return Job.fetch(job_id, connection=get_redis()).get_status() in _LIVE
+    except Exception:  # NoSuchJobError, or Redis down (enqueue will then fail too)
+        return False

@@ -1,0 +1,19 @@
+"""RQ job functions. Their signatures are a wire contract: new parameters only as keywords
+with defaults. Each takes ids, loads, acts, commits."""
+
+import uuid
+from datetime import UTC
+
+from rq import get_current_job
+
+from app.execution import service
+
+
+def execute_intent(intent_id: str) -> str | None:
+    """Execute the order intent ``intent_id``; returns the order's final status for RQ's result."""
+    job = get_current_job()
+    enqueued_at = job.enqueued_at if job is not None else None
+    if enqueued_at is not None and enqueued_at.tzinfo is None:
+        enqueued_at = enqueued_at.replace(tzinfo=UTC)  # RQ stores UTC without a zone
+    status = service.execute_intent(uuid.UUID(intent_id), enqueued_at=enqueued_at)
+    return status.value if status else None

@@ -1,0 +1,82 @@
+"""``create_app()``: routers, error handlers, health checks."""
+
+import logging
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from app import __version__
+from app.admin.routes import router as admin_router
+from app.db import get_engine
+from app.errors import AppError
+from app.ingest.routes import router as webhook_router
+from app.jobs.queue import get_redis
+
+log = logging.getLogger(__name__)
+health = APIRouter(tags=["health"])
+
+
+@health.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@health.get("/readyz", summary="PostgreSQL and Redis answer")
+def readyz() -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("select 1"))
+        checks["postgresql"] = "ok"
+    except Exception as e:
+        checks["postgresql"] = f"down: {type(e).__name__}"
+    try:
+        get_redis().ping()
+        checks["redis"] = "ok"
+    except Exception as e:
+        checks["redis"] = f"down: {type(e).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return JSONResponse({"code": exc.code, "message": exc.message, "field": exc.field}, status_code=exc.status_code)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    field = ".".join(str(p) for p in first["loc"] if p not in ("body", "query", "path"))
+    return JSONResponse(
+        {"code": "invalid_request", "message": f"{field or 'request'}: {first['msg']}", "field": field or None},
+        status_code=422,
+    )
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database unavailable: %s", type(exc).__name__)
+    return JSONResponse(
+        {"code": "service_unavailable", "message": "the database is unavailable; retry shortly", "field": None},
+        status_code=503,
+    )
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Tradewire",
+        version=__version__,
+        description="Trading signals in, exchange orders out. Every signal, decision, order, fill and position is "
+        "recorded; admin endpoints need `Authorization: Bearer <admin token>`.",
+    )
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(InterfaceError, _database_down)
+    app.include_router(webhook_router)
+    app.include_router(admin_router)
+    app.include_router(health)
+    return app

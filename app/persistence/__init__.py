@@ -1,0 +1,1 @@
+"""ORM models and repositories. Repositories take a session and never commit."""

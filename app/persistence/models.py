@@ -1,0 +1,216 @@
+"""SQLAlchemy 2.0 typed mappings of every table. Money is NUMERIC, time is timestamptz.
+
+Unique constraints carry the idempotency: (source, strategy, idempotency_key) for signals,
+client_order_id for intents, (venue, client_order_id) for orders, (venue, trade_id) for fills.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+Money = Numeric(38, 18)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _id() -> Mapped[uuid.UUID]:
+    return mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class Account(Base):
+    """A venue plus credentials (by env-var name, never the secret) plus risk limits."""
+
+    __tablename__ = "accounts"
+    id: Mapped[uuid.UUID] = _id()
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    venue: Mapped[str] = mapped_column(String(64))
+    trading_state: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = _created()
+
+
+class Strategy(Base):
+    """A signal producer bound to an account. Only the sha256 of its token is stored."""
+
+    __tablename__ = "strategies"
+    id: Mapped[uuid.UUID] = _id()
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class SignalRecord(Base):
+    """Every authenticated request, parsed or not. ``raw_body`` has its secrets redacted."""
+
+    __tablename__ = "signals"
+    __table_args__ = (
+        UniqueConstraint("source", "strategy_id", "idempotency_key"),
+        Index("ix_signals_received_at", "received_at"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    source: Mapped[str] = mapped_column(String(16))
+    strategy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("strategies.id"))
+    dialect: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    symbol: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    raw_body: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    signal_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RiskDecisionRecord(Base):
+    """The risk engine's answer for one signal: every check's outcome and the quantity."""
+
+    __tablename__ = "risk_decisions"
+    id: Mapped[uuid.UUID] = _id()
+    signal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("signals.id"), unique=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    approved: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    quantity: Mapped[Decimal | None] = mapped_column(Money)
+    created_at: Mapped[datetime] = _created()
+
+
+class OrderIntentRecord(Base):
+    """An approved, venue-agnostic order: the outbox row a worker executes."""
+
+    __tablename__ = "order_intents"
+    __table_args__ = (Index("ix_order_intents_status_created", "status", "created_at"),)
+    id: Mapped[uuid.UUID] = _id()
+    signal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("signals.id"), index=True)
+    decision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("risk_decisions.id"))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    venue: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))
+    order_type: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    limit_price: Mapped[Decimal | None] = mapped_column(Money)
+    reference_price: Mapped[Decimal | None] = mapped_column(Money)
+    time_in_force: Mapped[str | None] = mapped_column(String(8))
+    reduce_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    sequence: Mapped[int] = mapped_column(default=0)
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _created()
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+class OrderRecord(Base):
+    """An order on a venue. Its status follows ``app.domain.orders.TRANSITIONS``."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("venue", "client_order_id"),)
+    id: Mapped[uuid.UUID] = _id()
+    intent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("order_intents.id"), unique=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    venue: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))
+    order_type: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    limit_price: Mapped[Decimal | None] = mapped_column(Money)
+    client_order_id: Mapped[str] = mapped_column(String(64))
+    venue_order_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(24))
+    filled_quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    average_price: Mapped[Decimal | None] = mapped_column(Money)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class OrderEventRecord(Base):
+    """One row per order state transition."""
+
+    __tablename__ = "order_events"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text)
+    ts_event: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+
+
+class FillRecord(Base):
+    """A trade on a venue: ``quantity`` in base units, ``price`` quote per base, ``fee`` in ``fee_currency``."""
+
+    __tablename__ = "fills"
+    __table_args__ = (UniqueConstraint("venue", "trade_id"),)
+    id: Mapped[uuid.UUID] = _id()
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    venue: Mapped[str] = mapped_column(String(64))
+    trade_id: Mapped[str] = mapped_column(String(128))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    price: Mapped[Decimal] = mapped_column(Money)
+    fee: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    fee_currency: Mapped[str | None] = mapped_column(String(16))
+    realized_pnl: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    ts_event: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+
+
+class PositionRecord(Base):
+    """Net position per (account, symbol): signed base quantity, average entry, realised PnL net of fees."""
+
+    __tablename__ = "positions"
+    __table_args__ = (UniqueConstraint("account_id", "symbol"),)
+    id: Mapped[uuid.UUID] = _id()
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    symbol: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    average_price: Mapped[Decimal | None] = mapped_column(Money)
+    realized_pnl: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class BalanceRecord(Base):
+    """Balance per (account, currency): the paper venue's own book, or a real venue's last snapshot."""
+
+    __tablename__ = "balances"
+    __table_args__ = (UniqueConstraint("account_id", "currency"),)
+    id: Mapped[uuid.UUID] = _id()
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    currency: Mapped[str] = mapped_column(String(16))
+    total: Mapped[Decimal] = mapped_column(Money)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
