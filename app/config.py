@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    @field_validator("database_url", "redis_url", "admin_token", "public_url", "config", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("database_url")
     @classmethod
     def _psycopg_driver(cls, value: str | None) -> str | None:

@@ -16,6 +16,7 @@ from app.bootstrap import create_strategy
 from app.config import get_settings
 from app.deps import AdminDep, SessionDep
 from app.domain.enums import TradingState
+from app.domain.money import fmt
 from app.errors import IngestError, NotFound
 from app.persistence.models import Account, BalanceRecord, FillRecord, OrderRecord, PositionRecord, SignalRecord, Strategy
 
@@ -30,7 +31,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
+        return fmt(value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, (uuid.UUID, Enum)):

@@ -31,11 +31,13 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-from .binance_engine import BinanceError, SpotEngine, err_mandatory
+from .binance_engine import SpotEngine
+from .binance_rules import BinanceError, err_mandatory
 
 FAULT_KINDS = ("delay_before_store", "delay_after_store", "http_500", "rate_limit", "min_notional",
                "duplicate", "timestamp")
@@ -157,7 +159,6 @@ class FakeBinance:
         return self.engine.set_price(symbol, price)
 
     def set_balance(self, asset: str, free) -> None:
-        from decimal import Decimal
         with self.engine.lock:
             self.engine._bal(asset)["free"] = Decimal(str(free))
 

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.domain.enums import OrderSide, OrderType
+from app.domain.money import fmt
 from app.domain.orders import OrderStatus
 from app.domain.symbols import base_quote, is_derivative
 from app.errors import OrderRejected
@@ -88,8 +89,8 @@ class PaperVenue(Venue):
         for currency, delta in ((quote, quote_delta), (base, base_delta)):
             if balances.get(currency, Decimal(0)) + delta < 0:
                 raise OrderRejected(
-                    f"insufficient funds on the paper venue: this order needs {-delta} {currency}, "
-                    f"the account has {balances.get(currency, Decimal(0))} {currency}"
+                    f"insufficient funds on the paper venue: this order needs {fmt(-delta)} {currency}, "
+                    f"the account has {fmt(balances.get(currency, Decimal(0)))} {currency}"
                 )
         for currency, delta in ((quote, quote_delta), (base, base_delta)):
             if delta:

@@ -1,0 +1,11 @@
+"""Fake trading venues for tests (local HTTP servers that real ccxt classes can be pointed at)."""
+
+from .binance_engine import SpotEngine
+from .binance_rules import BinanceError, MarketSpec
+from .binance_spot import FAULT_KINDS, FakeBinance, Fault, binance_signature, start_fake_binance
+from .ccxt_helpers import SPOT_ONLY_OPTIONS, make_ccxt_binance, point_ccxt_at
+
+__all__ = [
+    "FAULT_KINDS", "SPOT_ONLY_OPTIONS", "BinanceError", "FakeBinance", "Fault", "MarketSpec", "SpotEngine",
+    "binance_signature", "make_ccxt_binance", "point_ccxt_at", "start_fake_binance",
+]
