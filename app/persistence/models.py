@@ -50,6 +50,8 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     venue: Mapped[str] = mapped_column(String(64))
     trading_state: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    state_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = _created()
 
@@ -63,7 +65,26 @@ class Strategy(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     created_at: Mapped[datetime] = _created()
+
+
+class ApiKey(Base):
+    """A key for /api/v1/signals and /api/v1/predictions, scoped to strategies (ids; empty: none).
+
+    Only the sha256 of the key is stored. Optional request signing uses that hash as the
+    HMAC-SHA256 key, so the server can verify signatures without keeping the plaintext.
+    """
+
+    __tablename__ = "api_keys"
+    id: Mapped[uuid.UUID] = _id()
+    name: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    strategy_ids: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    require_signature: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = _created()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SignalRecord(Base):
