@@ -33,6 +33,7 @@ def fake():
     server.stop()
     # ccxt must not have called anything the fake does not implement
     assert server.unknown_requests == [], server.unknown_requests
+    assert server.server_errors == [], server.server_errors[-1:]
     assert server.endpoints_called() <= set(ROUTES)
 
 
@@ -218,6 +219,15 @@ def test_bad_api_key_raises_authentication_error(fake):
     with pytest.raises(ccxt.AuthenticationError) as err:
         ex.fetch_balance()
     assert "-2015" in str(err.value)
+
+
+def test_key_revoked_after_a_successful_private_call_looks_like_ddos_protection(ex, fake):
+    """ccxt quirk: once a private call succeeded, -2015 is raised as DDoSProtection (temporary ban),
+    not AuthenticationError. A revoked key mid-session therefore looks retryable to the app."""
+    ex.fetch_balance()
+    fake.api_key = "rotated-key"
+    with pytest.raises(ccxt.DDoSProtection, match="-2015"):
+        ex.fetch_balance()
 
 
 @pytest.mark.parametrize("offset_ms, message", [(-5000, "ahead of the server"), (20000, "outside of the recvWindow")])

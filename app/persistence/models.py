@@ -144,6 +144,8 @@ class OrderIntentRecord(Base):
     reference_price: Mapped[Decimal | None] = mapped_column(Money)
     time_in_force: Mapped[str | None] = mapped_column(String(8))
     reduce_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    stop_loss: Mapped[Decimal | None] = mapped_column(Money)
+    take_profit: Mapped[Decimal | None] = mapped_column(Money)
     sequence: Mapped[int] = mapped_column(default=0)
     client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16))
@@ -234,4 +236,17 @@ class BalanceRecord(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
     currency: Mapped[str] = mapped_column(String(16))
     total: Mapped[Decimal] = mapped_column(Money)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class MarketRecord(Base):
+    """A venue's market as ccxt describes it (``market`` is ccxt's unified market structure),
+    refreshed by the workers; risk reads precision and limits from it without calling the venue."""
+
+    __tablename__ = "markets"
+    __table_args__ = (UniqueConstraint("venue", "symbol"),)
+    id: Mapped[uuid.UUID] = _id()
+    venue: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    market: Mapped[dict[str, Any]] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -176,9 +176,10 @@ def symbol_info(m: MarketSpec) -> dict:
     }
 
 
-def check_filters(m: MarketSpec, otype: str, qty: Decimal, price: Decimal | None,
-                   notional: Decimal) -> None:
-    """filters.md, checked in exchangeInfo order: PRICE_FILTER, LOT_SIZE, NOTIONAL, MIN_NOTIONAL."""
+def check_filters(m: MarketSpec, otype: str, qty: Decimal, price: Decimal | None, notional: Decimal) -> None:
+    """filters.md, in exchangeInfo order: PRICE_FILTER, LOT_SIZE, NOTIONAL (MIN_NOTIONAL carries the
+    same minimum, so "Filter failure: NOTIONAL" is the message a too-small order gets). A market
+    order's notional uses the configured price (real Binance: the average price of ``avgPriceMins``)."""
     if price is not None and otype != "MARKET":
         lo, hi, tick = m.d("min_price"), m.d("max_price"), m.d("tick_size")
         if price < lo or price > hi or (price - lo) % tick != 0:

@@ -30,6 +30,7 @@ import hmac
 import json
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,7 +90,8 @@ class FakeBinance:
         self.api_key, self.secret = api_key, secret
         self.clock_offset_ms = 0  # shift the server clock to provoke -1021 without a fault
         self.engine = SpotEngine(markets, prices, balances, commission_rate=commission_rate, clock=self.now_ms)
-        self.requests: list[dict] = []
+        self.requests: list[dict] = []  # every request: method, path, params (no signature), status, fault
+        self.server_errors: list[str] = []  # tracebacks of exceptions raised inside the fake itself
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -269,6 +271,9 @@ class FakeBinance:
             status, payload = 200, handler(self, params)
         except BinanceError as e:
             status, payload = e.http_status, e.body()
+        except Exception:  # a bug in the fake: answer like Binance's -1000 and keep the traceback
+            self.server_errors.append(traceback.format_exc())
+            status, payload = 500, {"code": -1000, "msg": "An unknown error occurred while processing the request."}
         if kind == "http_500":  # store=True: the work happened, the client only sees a 500
             return 500, HTML_500, 0.0, {}
         return status, payload, (fault.delay if kind == "delay_after_store" else 0.0), {}
