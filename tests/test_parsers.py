@@ -17,6 +17,7 @@ from app.domain.enums import Action, OrderType, PositionSide, SizeUnit, TimeInFo
 from app.domain.signal import Signal
 from app.errors import SignalParseError
 from app.ingest.parsers import DIALECTS, parse
+from app.ingest.parsers.body import decode, find_secret
 
 RECEIVED_AT = datetime(2024, 5, 14, 13, 45, 5, tzinfo=UTC)
 CORPUS_TIME = datetime(2024, 5, 14, 13, 45, 2, tzinfo=UTC)
@@ -140,6 +141,14 @@ def test_secrets_in_the_body_never_reach_the_signal() -> None:
     ]
     for body, secret in bodies:
         assert secret not in json.dumps(read(body).summary())
+
+
+@pytest.mark.parametrize("text", [
+    "EXCHANGE=binance;SYMBOL=BTCUSDT;TOKEN=octo-pass;SIGNAL=BUY",
+    "EXCHANGE=binance\nTOKEN=octo-pass\nSYMBOL=BTCUSDT\nSIGNAL=BUY",
+])
+def test_the_body_secret_of_key_value_text_ends_at_the_separator(text: str) -> None:
+    assert find_secret(decode(text.encode())) == "octo-pass"
 
 
 # --- TradersPost ------------------------------------------------------------------------

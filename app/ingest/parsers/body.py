@@ -73,7 +73,8 @@ def find_secret(data: dict[str, Any] | str) -> str | None:
             if isinstance(value, str) and value.strip():
                 return value.strip()
         return None
-    match = re.search(r"(?im)^\s*(passphrase|secret|signaltoken|token)\s*=\s*(\S+)", data)
+    # Pairs may be separated by newlines or ';' (OctoBot), so a value stops at either.
+    match = re.search(r"(?im)(?:^|;)\s*(passphrase|secret|signaltoken|token)\s*=\s*([^;\s]+)", data)
     return match.group(2) if match else None
 
 

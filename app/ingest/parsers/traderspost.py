@@ -24,7 +24,7 @@ docs.traderspost.io/docs/developer-resources/webhook-reference. Fields read:
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from app.domain.enums import Action, OrderType, PositionSide, SizeUnit, TimeInForce
 from app.domain.signal import Signal, Size
@@ -32,6 +32,8 @@ from app.errors import SignalParseError
 from app.ingest.parsers import values
 
 NAME = "traderspost"
+
+T = TypeVar("T")
 
 _ACTIONS = {"buy": "buy", "sell": "sell", "exit": "exit", "cancel": "cancel", "add": "add"}
 _UNITS: dict[str, SizeUnit | None] = {
@@ -79,10 +81,8 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
     size = _size(keys)
     signal_time = values.timestamp(keys.get("time"), "time")
     price = values.positive(keys.get("price"), "price") or values.positive(keys.get("signalprice"), "signalPrice")
-    order_type = _refuse_none(values.choice(keys.get("ordertype"), "orderType", _ORDER_TYPES), keys, "ordertype",
-                              "orderType", "only market and limit orders are supported")
-    time_in_force = _refuse_none(values.choice(keys.get("timeinforce"), "timeInForce", _TIME_IN_FORCE), keys,
-                                 "timeinforce", "timeInForce", "only gtc, ioc and fok apply to crypto venues")
+    order_type = _supported(keys, "orderType", _ORDER_TYPES, "only market and limit orders are supported")
+    time_in_force = _supported(keys, "timeInForce", _TIME_IN_FORCE, "only gtc, ioc and fok apply to crypto venues")
     key = values.derive_key(NAME, symbol, action, target, size, price, signal_time or received_at)
     return Signal(
         dialect=NAME,
@@ -141,10 +141,13 @@ def _size(keys: dict[str, Any]) -> Size | None:
     return Size(amount=amount, unit=unit or SizeUnit.BASE)
 
 
-def _refuse_none(found: Any, keys: dict[str, Any], key: str, field: str, why: str) -> Any:
-    """``choice`` maps unsupported-but-valid words to None; refuse those with the reason."""
-    if found is None and values.text(keys.get(key), field) is not None:
-        raise SignalParseError(f"field {field!r} is {keys[key]!r}: {why}", field=field)
+def _supported(keys: dict[str, Any], field: str, words: dict[str, T | None], why: str) -> T | None:
+    """The word's meaning; TradersPost words Tradewire cannot honour map to None in ``words``
+    and are refused with ``why``."""
+    raw = keys.get(field.lower())
+    found = values.choice(raw, field, words)
+    if found is None and values.text(raw, field) is not None:
+        raise SignalParseError(f"field {field!r} is {raw!r}: {why}", field=field)
     return found
 
 
