@@ -34,11 +34,6 @@ class Settings(BaseSettings):
     sweeper_interval_seconds: float = 5.0
     paper_fee_rate: Decimal = Decimal("0.001")
     paper_slippage_bps: Decimal = Decimal("0")
-    paper_starting_balance: Decimal = Decimal("10000")
-    paper_quote_currency: str = "USDT"
-    default_order_notional: Decimal = Field(
-        default=Decimal("100"), description="Quote amount ordered when a signal carries no size."
-    )
     log_level: str = "INFO"
 
     @field_validator("database_url", "redis_url", "admin_token", "public_url", "config", mode="before")

@@ -26,9 +26,11 @@ def post(client, token: str, body: bytes | dict, content_type: str = "applicatio
     return client.post(f"/webhooks/tradingview/{token}", content=data, headers={"content-type": content_type})
 
 
-def alert(action: str, target: str, prev: str, contracts: str, time: str, close: str = "0.1") -> dict:
+def alert(
+    action: str, target: str, prev: str, contracts: str, time: str, close: str = "0.1", ticker: str = "DOGEUSDT"
+) -> dict:
     return {
-        "ticker": "DOGEUSDT",
+        "ticker": ticker,
         "exchange": "BINANCE",
         "time": time,
         "bar": {"close": close},
@@ -114,22 +116,29 @@ def test_halted_account_rejects_with_the_reason_and_orders_nothing(client, db, a
 
 
 def test_sell_to_flat_closes_the_long_and_reversal_closes_then_opens(client, db):
-    post(client, db, alert("buy", "long", "flat", "100", "2026-01-01T00:00:00Z"))
+    perp = "DOGE/USDT:USDT"
+    post(client, db, alert("buy", "long", "flat", "100", "2026-01-01T00:00:00Z", ticker="DOGEUSDT.P"))
     drain_queues()
-    assert position("DOGE/USDT") == Decimal("100")
-    post(client, db, alert("sell", "flat", "long", "100", "2026-01-01T00:01:00Z"))
+    assert position(perp) == Decimal("100")
+    post(client, db, alert("sell", "flat", "long", "100", "2026-01-01T00:01:00Z", ticker="DOGEUSDT.P"))
     drain_queues()
-    assert position("DOGE/USDT") == Decimal("0")
-    post(client, db, alert("buy", "long", "flat", "50", "2026-01-01T00:02:00Z"))
+    assert position(perp) == Decimal("0")
+    post(client, db, alert("sell", "short", "flat", "300", "2026-01-01T00:02:00Z", ticker="DOGEUSDT.P"))
     drain_queues()
-    with unit_of_work() as session:
-        session.execute(
-            PositionRecord.__table__.update().values(quantity=Decimal("-30"))
-        )  # pretend we are short 30 to exercise the reversal planner
-    answer = post(client, db, alert("buy", "long", "short", "50", "2026-01-01T00:03:00Z")).json()
+    assert position(perp) == Decimal("-300")
+    answer = post(client, db, alert("buy", "long", "short", "500", "2026-01-01T00:03:00Z", ticker="DOGEUSDT.P")).json()
     assert answer["intents"] == 2
     drain_queues()
-    assert position("DOGE/USDT") == Decimal("50")
+    assert position(perp) == Decimal("500")
+
+
+def test_opposite_signal_on_spot_only_closes_the_long(client, db):
+    post(client, db, alert("buy", "long", "flat", "100", "2026-01-01T00:00:00Z"))
+    drain_queues()
+    answer = post(client, db, alert("sell", "short", "long", "100", "2026-01-01T00:01:00Z")).json()
+    assert answer["intents"] == 1
+    drain_queues()
+    assert position("DOGE/USDT") == Decimal("0")
 
 
 def test_job_run_twice_places_one_order(client, db):

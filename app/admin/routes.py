@@ -18,6 +18,7 @@ from app.deps import AdminDep, SessionDep
 from app.domain.enums import TradingState
 from app.domain.money import fmt
 from app.errors import IngestError, NotFound
+from app.risk.state import OPERATOR_REASON, record_state_change
 from app.persistence.models import Account, BalanceRecord, FillRecord, OrderRecord, PositionRecord, SignalRecord, Strategy
 
 router = APIRouter(prefix="/api/v1", tags=["admin"], dependencies=[AdminDep])
@@ -116,7 +117,7 @@ def set_trading_state(name: str, body: TradingStateBody, session: SessionDep) ->
         account = session.execute(select(Account).where(Account.name == name).with_for_update()).scalar_one_or_none()
         if account is None:
             raise NotFound(f"no account {name!r}")
-        account.trading_state = body.state.value
+        record_state_change(account, body.state, OPERATOR_REASON)
     return _ok({"name": name, "trading_state": body.state.value})
 
 

@@ -34,12 +34,14 @@ class PositionSide(StrEnum):
 
 
 class SizeUnit(StrEnum):
-    """Unit of a signal's ``size``: base currency, quote currency, percent of equity, contracts."""
+    """Unit of a signal's ``size``: base currency, quote currency, percent of equity (0–100),
+    contracts, or percent of the open position (0–100, for partial exits)."""
 
     BASE = "base"
     QUOTE = "quote"
     PERCENT_EQUITY = "percent_equity"
     CONTRACTS = "contracts"
+    PERCENT_POSITION = "percent_position"
 
 
 class OrderSide(StrEnum):

@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from app.domain.enums import OrderSide, OrderType, TimeInForce
+from app.domain.enums import OrderSide, OrderType, TimeInForce, TradingState
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,16 @@ class OrderPlan:
 
     side: OrderSide
     quantity: Decimal
+    price: Decimal | None = None
     order_type: OrderType = OrderType.MARKET
     limit_price: Decimal | None = None
     time_in_force: TimeInForce | None = None
     reduce_only: bool = False
+
+    @property
+    def notional(self) -> Decimal | None:
+        """quantity × price in the quote currency; None without a price."""
+        return self.quantity * self.price if self.price is not None else None
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class RiskDecision:
     checks: tuple[CheckOutcome, ...]
     orders: tuple[OrderPlan, ...] = field(default=())
     reason: str | None = None
+    trading_state_change: TradingState | None = None
 
     @property
     def quantity(self) -> Decimal | None:

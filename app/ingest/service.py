@@ -14,17 +14,17 @@ from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from app.config import get_settings
-from app.domain.enums import IntentStatus, SignalStatus, Source, TradingState
+from app.domain.enums import Action, IntentStatus, SignalStatus, Source
 from app.domain.intents import RiskDecision, client_order_id_for
 from app.domain.signal import Signal
 from app.errors import SignalParseError
 from app.ingest import parsers
 from app.ingest.parsers.body import redact
-from app.jobs.queue import enqueue_intent
+from app.jobs.queue import enqueue_cancel, enqueue_intent
 from app.persistence.models import OrderIntentRecord, RiskDecisionRecord, SignalRecord
-from app.persistence.repositories import StrategyRef, lock_account, position_quantity
-from app.risk.engine import AccountState, evaluate
+from app.persistence.repositories import StrategyRef
+from app.risk.engine import evaluate
+from app.risk.state import DAILY_LOSS_REASON, load_context, record_state_change
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class IngestResult:
     status: SignalStatus
     reason: str | None = None
     intents: tuple[QueuedIntent, ...] = field(default=())
+    cancel_account_id: uuid.UUID | None = None
+    symbol: str | None = None
 
 
 class InvalidSignal(SignalParseError):
@@ -143,13 +145,11 @@ def _record_duplicate(session: Session, record: SignalRecord, signal: Signal, or
 
 
 def _decide(session: Session, record: SignalRecord, signal: Signal, strategy: StrategyRef) -> IngestResult:
-    account = lock_account(session, strategy.account_id)
-    state = AccountState(
-        trading_state=TradingState(account.trading_state),
-        position=position_quantity(session, account.id, signal.symbol),
-        default_order_notional=get_settings().default_order_notional,
-    )
-    decision = evaluate(signal, state)
+    loaded = load_context(session, strategy.account_id, strategy.id, signal)
+    account = loaded.account
+    decision = evaluate(loaded.context)
+    if decision.trading_state_change is not None:
+        record_state_change(account, decision.trading_state_change, DAILY_LOSS_REASON)
     decision_id = uuid.uuid4()
     now = datetime.now(UTC)
     session.execute(
@@ -171,7 +171,8 @@ def _decide(session: Session, record: SignalRecord, signal: Signal, strategy: St
         .where(SignalRecord.id == record.id)
         .values(status=status.value, reason=decision.reason, decided_at=now)
     )
-    return IngestResult(record.id, status, decision.reason, intents)
+    cancel = account.id if decision.approved and signal.action == Action.CANCEL else None
+    return IngestResult(record.id, status, decision.reason, intents, cancel_account_id=cancel, symbol=signal.symbol)
 
 
 def _write_intents(
@@ -202,6 +203,8 @@ def _write_intents(
                 "reference_price": signal.price,
                 "time_in_force": plan.time_in_force.value if plan.time_in_force else None,
                 "reduce_only": plan.reduce_only,
+                "stop_loss": None if plan.reduce_only else signal.stop_loss,
+                "take_profit": None if plan.reduce_only else signal.take_profit,
                 "sequence": sequence,
                 "client_order_id": client_order_id,
                 "status": IntentStatus.PENDING.value,
@@ -222,3 +225,5 @@ def enqueue(result: IngestResult) -> None:
     if result.intents:
         first = result.intents[0]
         enqueue_intent(first.id, first.client_order_id, first.venue)
+    if result.cancel_account_id is not None:
+        enqueue_cancel(result.cancel_account_id, result.symbol)

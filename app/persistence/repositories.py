@@ -3,12 +3,11 @@
 import hashlib
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.persistence.models import Account, PositionRecord, Strategy
+from app.persistence.models import Account, Strategy
 
 
 def hash_token(token: str) -> str:
@@ -35,19 +34,3 @@ def strategy_by_token(session: Session, token: str) -> StrategyRef | None:
         .where(Strategy.token_hash == hash_token(token), Strategy.enabled.is_(True))
     ).first()
     return StrategyRef(*row) if row else None
-
-
-def lock_account(session: Session, account_id: uuid.UUID) -> Account:
-    """The account row, locked until the transaction ends: risk decisions for one account
-    are serialised so two alerts cannot both pass a limit."""
-    return session.execute(select(Account).where(Account.id == account_id).with_for_update()).scalar_one()
-
-
-def position_quantity(session: Session, account_id: uuid.UUID, symbol: str) -> Decimal:
-    """Signed base quantity held (negative: short); 0 when there is no position row."""
-    value = session.execute(
-        select(PositionRecord.quantity).where(
-            PositionRecord.account_id == account_id, PositionRecord.symbol == symbol
-        )
-    ).scalar_one_or_none()
-    return value if value is not None else Decimal(0)

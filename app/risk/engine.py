@@ -1,120 +1,242 @@
-"""The risk engine: checks in a fixed order, then the orders that take the position where
-the signal wants it.
+"""The risk engine: checks in a fixed order, each outcome kept, the first failure denies.
 
-``evaluate`` is pure: everything it needs arrives in ``AccountState``, read by the caller
-under the account's row lock (``app.ingest.service``), so two alerts arriving together are
-decided one after the other. Each check returns a reason or None; the first reason denies.
+``evaluate`` is pure: everything it needs arrives in ``RiskContext``, read by the caller
+under the account's row lock (``app.risk.state``), so two alerts for one account are decided
+one after the other. Order of steps (DESIGN.md, stage 3): trading state, daily loss, symbol,
+staleness, confidence, cooldown, target position, sizing, caps, venue rules.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
+from app.config_file import RiskLimits, StrategyConfig
 from app.domain.enums import Action, OrderSide, PositionSide, SizeUnit, TradingState
 from app.domain.intents import CheckOutcome, OrderPlan, RiskDecision
+from app.domain.money import fmt
 from app.domain.signal import Signal
+from app.domain.symbols import base_quote, is_derivative
+from app.risk.rules import MarketRules
+from app.risk.sizing import SizingError, order_quantity
 
 
 @dataclass(frozen=True)
 class AccountState:
-    """What risk knows about an account when a signal arrives.
+    """The account as risk sees it. Quantities signed base units; money in the quote currency.
 
-    ``position`` is the signed base quantity held in the signal's symbol (negative: short);
-    ``default_order_notional`` is in the quote currency.
+    ``open_symbols``: symbols with a non-zero position or an unfilled opening intent;
+    ``orders_last_minute``: intents created in the last 60 s; ``last_order_at``: newest
+    intent for this symbol (cooldown); ``realized_pnl_today``: since 00:00 UTC, net of fees;
+    ``daily_loss_armed``: False after an operator's reset today (the limit then waits for tomorrow).
     """
 
     trading_state: TradingState
     position: Decimal
-    default_order_notional: Decimal
+    equity: Decimal
+    open_symbols: frozenset[str] = frozenset()
+    orders_last_minute: int = 0
+    last_order_at: datetime | None = None
+    realized_pnl_today: Decimal = Decimal(0)
+    daily_loss_armed: bool = True
 
 
-Check = Callable[[Signal, AccountState], str | None]
+@dataclass(frozen=True)
+class RiskContext:
+    signal: Signal
+    state: AccountState
+    limits: RiskLimits
+    strategy: StrategyConfig
+    rules: MarketRules
+    now: datetime
+
+    @property
+    def price(self) -> Decimal | None:
+        """Reference price for notionals: the limit price, else the signal's price."""
+        return self.signal.limit_price or self.signal.price
 
 
-def check_trading_state(signal: Signal, state: AccountState) -> str | None:
-    if state.trading_state == TradingState.HALTED:
-        return "the account is HALTED (kill switch): no orders until an operator sets it ACTIVE"
-    if state.trading_state == TradingState.REDUCING and not _reduces(signal, state):
-        return f"the account is REDUCING: only orders that reduce the position are allowed (position {state.position})"
-    return None
+Plans = tuple[OrderPlan, ...]
+Step = Callable[[RiskContext, Plans], tuple[str | None, Plans]]
 
 
-def check_actionable(signal: Signal, state: AccountState) -> str | None:
+def check_trading_state(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
+    state = ctx.state.trading_state
+    if state == TradingState.HALTED:
+        return "the account is HALTED (kill switch): no orders until an operator sets it ACTIVE", plans
+    if state == TradingState.REDUCING and not _may_reduce(ctx):
+        return f"the account is REDUCING: only orders that reduce the position are allowed (position {fmt(ctx.state.position)})", plans
+    return None, plans
+
+
+def check_daily_loss(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
+    limit = ctx.limits.daily_loss_limit
+    loss = -ctx.state.realized_pnl_today
+    if limit is None or not ctx.state.daily_loss_armed or loss < limit or _may_reduce(ctx):
+        return None, plans
+    action = ctx.limits.daily_loss_action.upper()
+    return (f"daily realised loss {fmt(loss)} reached the limit {fmt(limit)}: the account is now {action} "
+            "until 00:00 UTC or an operator's reset"), plans
+
+
+def check_symbol(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
+    allowed = ctx.limits.symbols
+    if allowed and ctx.signal.symbol not in allowed:
+        return f"{ctx.signal.symbol} is not in this account's symbols ({', '.join(allowed)})", plans
+    if not ctx.rules.listed:
+        return f"{ctx.signal.symbol} is not listed on {ctx.rules.venue} (or its markets are not loaded yet)", plans
+    return None, plans
+
+
+def check_staleness(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
+    max_lag = ctx.signal.max_lag or ctx.strategy.max_lag_seconds
+    sent = ctx.signal.signal_time
+    if max_lag is None or sent is None:
+        return None, plans
+    age = (ctx.now - sent).total_seconds()
+    if age > max_lag:
+        return (f"signal is {age:.0f} s old (sent {sent.isoformat()}, received {ctx.now.isoformat()}); "
+                f"max lag {max_lag} s"), plans
+    return None, plans
+
+
+def check_confidence(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
+    minimum, confidence = ctx.strategy.min_confidence, ctx.signal.confidence
+    if minimum is not None and confidence is not None and confidence < minimum:
+        return f"confidence {fmt(confidence)} is below the strategy's minimum {fmt(minimum)}", plans
+    return None, plans
+
+
+def check_cooldown(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
+    cooldown, last = ctx.limits.cooldown_seconds, ctx.state.last_order_at
+    if not cooldown or last is None or _may_reduce(ctx):
+        return None, plans
+    elapsed = (ctx.now - last).total_seconds()
+    if elapsed < cooldown:
+        return f"cooldown: last order on {ctx.signal.symbol} was {elapsed:.0f} s ago; cooldown is {cooldown} s", plans
+    return None, plans
+
+
+def plan_target(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
+    """The orders from the current position to the one the signal asks for (quantities of
+    opening legs are set by sizing: a placeholder of 0 here)."""
+    signal, position = ctx.signal, ctx.state.position
     if signal.action == Action.HOLD:
-        return None
+        return None, ()
     if signal.action == Action.CANCEL:
-        return "cancel signals are recorded but not executed yet"
-    if _closes(signal) and state.position == 0:
-        return f"{signal.action} to {signal.target_position or 'flat'} but there is no {signal.symbol} position to close"
+        return None, ()
+    close_side = OrderSide.SELL if position > 0 else OrderSide.BUY
+    if _closes(signal):
+        if position == 0:
+            return f"{signal.action} to flat but there is no {signal.symbol} position to close", ()
+        return None, (OrderPlan(close_side, _exit_quantity(signal, position), ctx.price, reduce_only=True),)
+    side = OrderSide.BUY if signal.action == Action.BUY else OrderSide.SELL
+    against = (side == OrderSide.BUY and position < 0) or (side == OrderSide.SELL and position > 0)
+    spot = not is_derivative(signal.symbol)
+    opening = OrderPlan(side, Decimal(0), ctx.price, signal.order_type, signal.limit_price, signal.time_in_force)
+    if not against:
+        if spot and side == OrderSide.SELL:
+            base = base_quote(signal.symbol)[0]
+            return f"sell on spot {signal.symbol} with no {base} position: a spot account cannot open a short", ()
+        return None, (opening,)
+    close = OrderPlan(close_side, abs(position), ctx.price, reduce_only=True)
+    reducing_only = ctx.state.trading_state == TradingState.REDUCING or ctx.strategy.on_opposite_signal == "reduce"
+    if spot or reducing_only or signal.target_position == PositionSide.FLAT:
+        return None, (close,)
+    return None, (close, opening)
+
+
+def size_orders(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
+    if not any(p.quantity == 0 for p in plans):
+        return None, plans
+    try:
+        quantity = order_quantity(ctx.signal, ctx.limits, ctx.state.equity, ctx.price)
+    except SizingError as e:
+        return str(e), plans
+    return None, tuple(replace(p, quantity=quantity) if p.quantity == 0 else p for p in plans)
+
+
+def check_caps(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
+    opening = [p for p in plans if not p.reduce_only]
+    if not opening:
+        return None, plans
+    limits, state, symbol = ctx.limits, ctx.state, ctx.signal.symbol
+    if limits.max_orders_per_minute is not None and state.orders_last_minute + len(plans) > limits.max_orders_per_minute:
+        return f"{state.orders_last_minute} orders in the last minute; the limit is {limits.max_orders_per_minute} per minute", plans
+    if limits.max_open_positions is not None and symbol not in state.open_symbols and len(state.open_symbols) >= limits.max_open_positions:
+        return (f"{len(state.open_symbols)} positions are open or opening ({', '.join(sorted(state.open_symbols))}); "
+                f"the limit is {limits.max_open_positions}"), plans
+    position = state.position
+    for plan in plans:
+        position = _position_after(position, plan)
+        reason = None if plan.reduce_only else _notional_caps(ctx, plan, position)
+        if reason:
+            return reason, plans
+    return None, plans
+
+
+def _notional_caps(ctx: RiskContext, plan: OrderPlan, position_after: Decimal) -> str | None:
+    limits, quote = ctx.limits, base_quote(ctx.signal.symbol)[1]
+    if (limits.max_order_notional or limits.max_position_notional) and plan.notional is None:
+        return "the notional caps need a price: add the reference price (price) to the signal"
+    if limits.max_order_notional is not None and plan.notional > limits.max_order_notional:
+        return f"order notional {fmt(plan.notional)} {quote} exceeds max_order_notional {fmt(limits.max_order_notional)} {quote}"
+    if limits.max_position_notional is not None:
+        after = abs(position_after) * plan.price
+        if after > limits.max_position_notional:
+            return (f"position notional after this order would be {fmt(after)} {quote}, above "
+                    f"max_position_notional {fmt(limits.max_position_notional)} {quote}")
     return None
 
 
-def check_size(signal: Signal, state: AccountState) -> str | None:
-    if signal.action == Action.HOLD or _closes(signal):
-        return None
-    unit = signal.size.unit if signal.size else SizeUnit.QUOTE
-    if unit == SizeUnit.PERCENT_EQUITY:
-        return "percent_equity sizing is not available yet; send a base or quote size"
-    if unit == SizeUnit.QUOTE and signal.price is None:
-        return "a quote-currency size needs the signal's reference price (price) to convert to base units"
-    return None
+def apply_venue_rules(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
+    rules, base, quote = ctx.rules, *base_quote(ctx.signal.symbol)
+    adjusted = []
+    for plan in plans:
+        quantity = rules.amount_to_precision(plan.quantity)
+        limit_price = rules.price_to_precision(plan.limit_price) if plan.limit_price else None
+        minimum = rules.min_amount or Decimal(0)
+        if quantity <= 0 or quantity < minimum:
+            return (f"order quantity {fmt(plan.quantity)} {base} is {fmt(quantity)} after the venue's precision, "
+                    f"below the venue minimum {fmt(minimum)} {base}"), plans
+        plan = replace(plan, quantity=quantity, limit_price=limit_price)
+        if rules.min_notional and plan.notional is not None and plan.notional < rules.min_notional:
+            return (f"order notional {fmt(plan.notional)} {quote} is below the venue minimum "
+                    f"{fmt(rules.min_notional)} {quote}"), plans
+        adjusted.append(plan)
+    return None, tuple(adjusted)
 
 
-CHECKS: tuple[tuple[str, Check], ...] = (
+STEPS: tuple[tuple[str, Step], ...] = (
     ("trading_state", check_trading_state),
-    ("actionable", check_actionable),
-    ("size", check_size),
+    ("daily_loss", check_daily_loss),
+    ("symbol", check_symbol),
+    ("staleness", check_staleness),
+    ("confidence", check_confidence),
+    ("cooldown", check_cooldown),
+    ("target_position", plan_target),
+    ("sizing", size_orders),
+    ("caps", check_caps),
+    ("venue_rules", apply_venue_rules),
 )
 
 
-def evaluate(signal: Signal, state: AccountState) -> RiskDecision:
-    """Run every check in order and, if all pass, plan the orders.
-
-    Returns a ``RiskDecision``: ``orders`` holds one plan, or two for a reversal (close,
-    then open); a HOLD prediction is approved with no orders.
-    """
+def evaluate(ctx: RiskContext) -> RiskDecision:
+    """Run every step in order; the first reason denies. Returns a ``RiskDecision`` with one
+    order, two for a reversal (close, then open), or none for a HOLD / cancel signal."""
     outcomes: list[CheckOutcome] = []
-    for name, check in CHECKS:
-        reason = check(signal, state)
+    plans: Plans = ()
+    for name, step in STEPS:
+        reason, plans = step(ctx, plans)
         outcomes.append(CheckOutcome(name, reason is None, reason))
         if reason is not None:
-            return RiskDecision(approved=False, checks=tuple(outcomes), reason=reason)
-    return RiskDecision(approved=True, checks=tuple(outcomes), orders=plan_orders(signal, state))
+            change = _state_change(ctx) if name == "daily_loss" else None
+            return RiskDecision(approved=False, checks=tuple(outcomes), reason=reason, trading_state_change=change)
+    return RiskDecision(approved=True, checks=tuple(outcomes), orders=plans)
 
 
-def plan_orders(signal: Signal, state: AccountState) -> tuple[OrderPlan, ...]:
-    """Orders from the current signed position to the one the signal asks for.
-
-    ``exit`` or a target of ``flat`` closes the whole position (reduce-only); a buy while
-    short (or a sell while long) whose target is the other side closes, then opens.
-    """
-    if signal.action == Action.HOLD:
-        return ()
-    if _closes(signal):
-        side = OrderSide.SELL if state.position > 0 else OrderSide.BUY
-        return (OrderPlan(side=side, quantity=abs(state.position), reduce_only=True),)
-    side = OrderSide.BUY if signal.action == Action.BUY else OrderSide.SELL
-    opening = OrderPlan(
-        side=side,
-        quantity=order_quantity(signal, state),
-        order_type=signal.order_type,
-        limit_price=signal.limit_price,
-        time_in_force=signal.time_in_force,
-    )
-    against = (side == OrderSide.BUY and state.position < 0) or (side == OrderSide.SELL and state.position > 0)
-    if against and signal.target_position in (PositionSide.LONG, PositionSide.SHORT):
-        return (OrderPlan(side=side, quantity=abs(state.position), reduce_only=True), opening)
-    return (opening,)
-
-
-def order_quantity(signal: Signal, state: AccountState) -> Decimal:
-    """Base quantity from the signal's size (base / contracts as given, quote ÷ reference
-    price), else the account's default notional ÷ reference price."""
-    if signal.size is not None and signal.size.unit in (SizeUnit.BASE, SizeUnit.CONTRACTS):
-        return signal.size.amount
-    notional = signal.size.amount if signal.size is not None else state.default_order_notional
-    assert signal.price is not None  # check_size guarantees it
-    return notional / signal.price
+def _state_change(ctx: RiskContext) -> TradingState:
+    return TradingState.HALTED if ctx.limits.daily_loss_action == "halted" else TradingState.REDUCING
 
 
 def _closes(signal: Signal) -> bool:
@@ -123,9 +245,26 @@ def _closes(signal: Signal) -> bool:
     )
 
 
-def _reduces(signal: Signal, state: AccountState) -> bool:
+def _exit_quantity(signal: Signal, position: Decimal) -> Decimal:
+    """Whole position, or a percent of it (``size`` in percent_position), or a base size up to it."""
+    size = signal.size
+    if size is None:
+        return abs(position)
+    if size.unit == SizeUnit.PERCENT_POSITION:
+        return abs(position) * min(size.amount, Decimal(100)) / Decimal(100)
+    if size.unit in (SizeUnit.BASE, SizeUnit.CONTRACTS) and signal.action == Action.EXIT:
+        return min(size.amount, abs(position))
+    return abs(position)
+
+
+def _may_reduce(ctx: RiskContext) -> bool:
+    signal, position = ctx.signal, ctx.state.position
     if _closes(signal) or signal.action in (Action.HOLD, Action.CANCEL):
         return True
-    return (signal.action == Action.SELL and state.position > 0) or (
-        signal.action == Action.BUY and state.position < 0
+    return (signal.action == Action.SELL and position > 0 and signal.target_position != PositionSide.SHORT) or (
+        signal.action == Action.BUY and position < 0 and signal.target_position != PositionSide.LONG
     )
+
+
+def _position_after(position: Decimal, plan: OrderPlan) -> Decimal:
+    return position + (plan.quantity if plan.side == OrderSide.BUY else -plan.quantity)

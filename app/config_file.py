@@ -1,0 +1,97 @@
+"""Accounts, strategies and risk limits from the TOML file named by ``TRADEWIRE_CONFIG``.
+
+Validated at start; an error names the key (``accounts.paper.risk.sizing: ...``). The file
+is applied to the database (``apply_config``) so every process reads the same limits and
+the request path never reads files. Key names are the interface (README, "Configuration").
+"""
+
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.errors import ConfigError
+
+
+class RiskLimits(BaseModel):
+    """Per-account risk limits. Notionals and losses are in the quote currency; None: no cap."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sizing: Literal["fixed_base", "fixed_quote", "percent_equity", "atr_risk"] = "fixed_quote"
+    sizing_value: Decimal = Field(default=Decimal(100), gt=0, description="base units, quote units, percent, or risk percent")
+    atr_multiplier: Decimal = Field(default=Decimal("1.5"), gt=0)
+    max_order_notional: Decimal | None = Field(default=None, gt=0)
+    max_position_notional: Decimal | None = Field(default=None, gt=0)
+    max_open_positions: int | None = Field(default=None, ge=0)
+    max_orders_per_minute: int | None = Field(default=None, ge=0)
+    daily_loss_limit: Decimal | None = Field(default=None, gt=0)
+    daily_loss_action: Literal["reducing", "halted"] = "reducing"
+    cooldown_seconds: int = Field(default=0, ge=0)
+    symbols: list[str] = Field(default_factory=list, description="allowlist; empty = every listed market")
+
+
+class AccountConfig(BaseModel):
+    """An account: its venue (``paper`` or a ccxt exchange id) and its limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    venue: str = "paper"
+    starting_balance: Decimal = Field(default=Decimal(10000), ge=0, description="paper only, quote currency")
+    quote_currency: str = "USDT"
+    min_notional: Decimal = Field(default=Decimal(5), ge=0, description="paper only: smallest order notional, quote")
+    api_key_env: str | None = None
+    secret_env: str | None = None
+    password_env: str | None = None
+    sandbox: bool = False
+    api_url: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+
+
+class StrategyConfig(BaseModel):
+    """A strategy: its account and its signal filters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: str = "paper"
+    min_confidence: Decimal | None = Field(default=None, ge=0, le=1)
+    max_lag_seconds: int | None = Field(default=None, gt=0)
+    on_opposite_signal: Literal["reverse", "reduce"] = "reverse"
+
+
+class FileConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accounts: dict[str, AccountConfig] = Field(default_factory=lambda: {"paper": AccountConfig()})
+    strategies: dict[str, StrategyConfig] = Field(default_factory=dict)
+
+
+def load_config(path: Path | None) -> FileConfig:
+    """Read and validate the file; no file: the default ``paper`` account only.
+
+    Raises ``ConfigError`` naming the key and the problem, or the TOML syntax error's line.
+    """
+    if path is None:
+        return FileConfig()
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"TRADEWIRE_CONFIG names {path}, which does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    try:
+        config = FileConfig.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {key}: {first['msg']}", field=key) from None
+    for name, strategy in config.strategies.items():
+        if strategy.account not in config.accounts and strategy.account != "paper":
+            raise ConfigError(f"{path}: strategies.{name}.account: no account {strategy.account!r}",
+                              field=f"strategies.{name}.account")
+    if "paper" not in config.accounts:
+        config.accounts["paper"] = AccountConfig()
+    return config
