@@ -3,48 +3,13 @@ the configured servers, and ``tradewire up`` with the embedded PostgreSQL and Re
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
+
 from tests.conftest import ADMIN_TOKEN, corpus01_with_token
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+from tests.processes import free_port, ready, spawn, stop, wait_for
 
 
 def fill_trace(base: str, admin_token: str, webhook_token: str) -> tuple[dict, float]:
@@ -71,7 +36,7 @@ def test_api_and_worker_as_separate_processes_fill_corpus01(db, services, tmp_pa
     worker = spawn(["worker"], env, tmp_path / "worker.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _ready(base), 20, "the API to be ready")
+        wait_for(lambda: ready(base), 20, "the API to be ready")
         trace, _ = fill_trace(base, ADMIN_TOKEN, db)
     finally:
         stop(api)
@@ -80,13 +45,6 @@ def test_api_and_worker_as_separate_processes_fill_corpus01(db, services, tmp_pa
     assert (fill["symbol"], fill["side"], fill["quantity"]) == ("DOGE/USDT", "buy", "10000")
     steps = [s["step"] for s in trace["timeline"]]
     assert steps[0] == "received" and steps[-1] == "filled"
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _positions(base: str, token: str) -> list[dict]:

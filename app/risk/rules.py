@@ -29,9 +29,15 @@ class MarketRules:
 
     def amount_to_precision(self, amount: Decimal) -> Decimal:
         """``amount`` truncated to the venue's amount precision."""
+        import ccxt
+
         if self.market is None:
             return amount.quantize(PAPER_STEP, rounding="ROUND_DOWN")
-        return Decimal(_ccxt_exchange(self.venue, self.symbol, self.market).amount_to_precision(self.symbol, str(amount)))
+        exchange = _ccxt_exchange(self.venue, self.symbol, self.market)
+        try:
+            return Decimal(exchange.amount_to_precision(self.symbol, str(amount)))
+        except ccxt.InvalidOrder:  # ccxt raises when truncation leaves nothing
+            return Decimal(0)
 
     def price_to_precision(self, price: Decimal) -> Decimal:
         """``price`` rounded to the venue's tick size."""

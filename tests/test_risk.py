@@ -1,0 +1,155 @@
+"""The risk engine, table-driven: every check and sizing mode with hand-computed values."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from app.config_file import RiskLimits, StrategyConfig
+from app.domain.enums import Action, PositionSide, SizeUnit, TradingState
+from app.domain.signal import Signal, Size
+from app.risk.engine import AccountState, RiskContext, evaluate
+from app.risk.rules import ccxt_rules, paper_rules
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+BINANCE_BTC = {
+    "id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "type": "spot", "spot": True,
+    "active": True, "precision": {"amount": 0.00001, "price": 0.01},
+    "limits": {"amount": {"min": 0.00001}, "cost": {"min": 5}},
+}
+
+
+def signal(**fields) -> Signal:
+    base = {"dialect": "tradewire", "idempotency_key": "k", "symbol": "BTC/USDT", "raw_symbol": "BTCUSDT",
+            "action": Action.BUY, "price": D("50000"), "signal_time": NOW}
+    return Signal(**(base | fields))
+
+
+def context(sig: Signal | None = None, *, limits: RiskLimits | None = None, strategy: StrategyConfig | None = None,
+            rules=None, **state) -> RiskContext:
+    account = AccountState(**({"trading_state": TradingState.ACTIVE, "position": D(0), "equity": D(10000)} | state))
+    sig = sig or signal()
+    return RiskContext(sig, account, limits or RiskLimits(), strategy or StrategyConfig(),
+                       rules or paper_rules(sig.symbol, D(5)), NOW)
+
+
+def decide(*args, **kwargs):
+    return evaluate(context(*args, **kwargs))
+
+
+@pytest.mark.parametrize(
+    "limits,sig,expected",
+    [
+        (RiskLimits(sizing="fixed_base", sizing_value=D("0.01")), signal(), D("0.01")),
+        (RiskLimits(sizing="fixed_quote", sizing_value=D(100)), signal(), D("0.002")),  # 100 / 50000
+        (RiskLimits(sizing="percent_equity", sizing_value=D(5)), signal(), D("0.01")),  # 10000 * 5% / 50000
+        # atr_risk: 10000 * 1% / (400 * 1.5) = 0.16666666 (paper keeps 8 decimals, truncating)
+        (RiskLimits(sizing="atr_risk", sizing_value=D(1)), signal(indicators={"atr_14": D(400)}), D("0.16666666")),
+        # the signal's own size wins: 250 USDT / 50000 = 0.005
+        (RiskLimits(sizing="fixed_base", sizing_value=D(1)), signal(size=Size(amount=D(250), unit=SizeUnit.QUOTE)), D("0.005")),
+        (RiskLimits(), signal(size=Size(amount=D(2), unit=SizeUnit.PERCENT_EQUITY)), D("0.004")),  # 200 / 50000
+    ],
+)
+def test_sizing_modes(limits, sig, expected):
+    decision = decide(sig, limits=limits)
+    assert decision.approved, decision.reason
+    assert [o.quantity for o in decision.orders] == [expected]
+
+
+def test_atr_sizing_without_atr_is_rejected_with_that_reason():
+    decision = decide(signal(indicators={"rsi_14": D(42)}), limits=RiskLimits(sizing="atr_risk", sizing_value=D(1)))
+    assert not decision.approved
+    assert decision.reason.startswith("atr_risk sizing needs indicators.atr_14") and "rsi_14" in decision.reason
+
+
+@pytest.mark.parametrize(
+    "kwargs,check,words",
+    [
+        ({"trading_state": TradingState.HALTED}, "trading_state", "HALTED"),
+        ({"trading_state": TradingState.REDUCING}, "trading_state", "REDUCING"),
+        ({"limits": RiskLimits(daily_loss_limit=D(500)), "realized_pnl_today": D(-500)}, "daily_loss",
+         "daily realised loss 500 reached the limit 500"),
+        ({"limits": RiskLimits(symbols=["ETH/USDT"])}, "symbol", "BTC/USDT is not in this account's symbols (ETH/USDT)"),
+        ({"rules": ccxt_rules("binance", "BTC/USDT", None)}, "symbol", "not listed on binance"),
+        ({"sig": signal(signal_time=NOW - timedelta(seconds=300), max_lag=120)}, "staleness",
+         "signal is 300 s old (sent 2026-11-21T11:55:00+00:00, received 2026-11-21T12:00:00+00:00); max lag 120 s"),
+        ({"sig": signal(confidence=D("0.6")), "strategy": StrategyConfig(min_confidence=D("0.75"))}, "confidence",
+         "confidence 0.6 is below the strategy's minimum 0.75"),
+        ({"limits": RiskLimits(cooldown_seconds=60), "last_order_at": NOW - timedelta(seconds=20)}, "cooldown",
+         "last order on BTC/USDT was 20 s ago; cooldown is 60 s"),
+        ({"sig": signal(action=Action.EXIT)}, "target_position", "no BTC/USDT position to close"),
+        ({"sig": signal(action=Action.SELL)}, "target_position", "a spot account cannot open a short"),
+        ({"limits": RiskLimits(max_order_notional=D(50))}, "caps", "order notional 100 USDT exceeds max_order_notional 50 USDT"),
+        ({"limits": RiskLimits(max_position_notional=D(150)), "position": D("0.002")}, "caps",
+         "position notional after this order would be 200 USDT, above max_position_notional 150 USDT"),
+        ({"limits": RiskLimits(max_open_positions=2), "open_symbols": frozenset({"ETH/USDT", "SOL/USDT"})}, "caps",
+         "2 positions are open or opening (ETH/USDT, SOL/USDT); the limit is 2"),
+        ({"limits": RiskLimits(max_orders_per_minute=10), "orders_last_minute": 10}, "caps",
+         "10 orders in the last minute; the limit is 10 per minute"),
+        ({"limits": RiskLimits(sizing_value=D(4))}, "venue_rules", "order notional 4 USDT is below the venue minimum 5 USDT"),
+        ({"limits": RiskLimits(sizing="fixed_base", sizing_value=D("0.000001")), "rules": ccxt_rules("binance", "BTC/USDT", BINANCE_BTC)},
+         "venue_rules", "order quantity 0.000001 BTC is 0 after the venue's precision, below the venue minimum 0.00001 BTC"),
+    ],
+)
+def test_each_check_denies_with_its_reason_in_numbers(kwargs, check, words):
+    kwargs = dict(kwargs)
+    sig = kwargs.pop("sig", None)
+    decision = decide(sig, **kwargs)
+    assert not decision.approved
+    assert decision.checks[-1].name == check
+    assert words in decision.reason
+    assert decision.orders == ()
+
+
+def test_every_check_is_recorded_when_approved():
+    decision = decide()
+    assert decision.approved
+    assert [c.name for c in decision.checks] == [
+        "trading_state", "daily_loss", "symbol", "staleness", "confidence", "cooldown", "target_position",
+        "sizing", "caps", "venue_rules",
+    ]
+
+
+def test_daily_loss_switches_the_account_to_the_configured_state():
+    for action, state in (("reducing", TradingState.REDUCING), ("halted", TradingState.HALTED)):
+        decision = decide(limits=RiskLimits(daily_loss_limit=D(100), daily_loss_action=action), realized_pnl_today=D(-150))
+        assert decision.trading_state_change == state
+
+
+def test_daily_loss_limit_lets_a_closing_order_through_and_waits_after_an_operator_reset():
+    limits = RiskLimits(daily_loss_limit=D(100))
+    assert decide(signal(action=Action.EXIT), limits=limits, realized_pnl_today=D(-150), position=D(1)).approved
+    assert decide(limits=limits, realized_pnl_today=D(-150), daily_loss_armed=False).approved
+
+
+def test_reducing_lets_only_the_close_of_a_reversal_through():
+    perp = signal(symbol="BTC/USDT:USDT", action=Action.SELL, target_position=PositionSide.SHORT)
+    decision = decide(perp, trading_state=TradingState.REDUCING, position=D("0.01"))
+    assert decision.approved is False  # asking for a short is not reducing
+    decision = decide(signal(symbol="BTC/USDT:USDT", action=Action.SELL), trading_state=TradingState.REDUCING,
+                      position=D("0.01"))
+    assert [(o.side, o.quantity, o.reduce_only) for o in decision.orders] == [("sell", D("0.01"), True)]
+
+
+def test_reversal_closes_then_opens_and_reduce_mode_only_closes():
+    perp = signal(symbol="BTC/USDT:USDT", action=Action.SELL, target_position=PositionSide.SHORT)
+    reverse = decide(perp, position=D("0.01"), limits=RiskLimits(sizing="fixed_base", sizing_value=D("0.003")))
+    assert [(o.side, o.quantity, o.reduce_only) for o in reverse.orders] == [("sell", D("0.01"), True), ("sell", D("0.003"), False)]
+    reduce = decide(perp, position=D("0.01"), strategy=StrategyConfig(on_opposite_signal="reduce"))
+    assert [(o.side, o.quantity, o.reduce_only) for o in reduce.orders] == [("sell", D("0.01"), True)]
+
+
+def test_partial_exit_by_percent_of_position():
+    decision = decide(signal(action=Action.EXIT, size=Size(amount=D(25), unit=SizeUnit.PERCENT_POSITION)), position=D("0.04"))
+    assert [(o.side, o.quantity, o.reduce_only) for o in decision.orders] == [("sell", D("0.01"), True)]
+
+
+def test_venue_precision_truncates_the_quantity_and_the_limit_price():
+    sig = signal(order_type="limit", limit_price=D("50000.567"), size=Size(amount=D("0.0123456")))
+    decision = decide(sig, rules=ccxt_rules("binance", "BTC/USDT", BINANCE_BTC))
+    assert [(o.quantity, o.limit_price) for o in decision.orders] == [(D("0.01234"), D("50000.57"))]
+
+
+def test_hold_is_approved_with_no_orders():
+    decision = decide(signal(action=Action.HOLD))
+    assert decision.approved and decision.orders == ()
