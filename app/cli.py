@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 
 from app.config import Settings, get_settings
+from app.errors import AppError
 
 log = logging.getLogger("tradewire")
 
@@ -46,16 +47,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     handlers = {"up": cmd_up, "api": cmd_api, "worker": cmd_worker, "scheduler": cmd_scheduler, "migrate": cmd_migrate}
-    if args.command == "strategy":
-        return cmd_strategy_add(settings, args.name, args.account)
-    return handlers[args.command](settings, args)
+    try:
+        if args.command == "strategy":
+            return cmd_strategy_add(settings, args.name, args.account)
+        return handlers[args.command](settings, args)
+    except AppError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace | None = None) -> int:
+    """Upgrade the schema, then apply TRADEWIRE_CONFIG (accounts, strategies, limits)."""
+    from app.bootstrap import ensure_defaults
+    from app.db import unit_of_work
+    from app.config_file import load_config
     from app.migrate import upgrade
 
+    config = load_config(settings.config)  # fail on a bad file before touching the database
     upgrade(settings.require_database_url())
-    print("database is at the latest schema")
+    with unit_of_work() as session:
+        ensure_defaults(session, settings, config)
+    print("database is at the latest schema; configuration applied")
     return 0
 
 
@@ -103,9 +115,11 @@ def cmd_strategy_add(settings: Settings, name: str, account_name: str) -> int:
 def cmd_up(settings: Settings, args: argparse.Namespace | None = None) -> int:
     """Start everything in one terminal; Ctrl-C stops it all."""
     from app.bootstrap import ensure_defaults
+    from app.config_file import load_config
     from app.db import unit_of_work
     from app.migrate import upgrade
 
+    config = load_config(settings.config)  # fail on a bad file before starting anything
     embedded = None
     env = dict(os.environ)
     if not settings.database_url or not settings.redis_url:
@@ -121,7 +135,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace | None = None) -> int:
     env["TRADEWIRE_DATA_DIR"] = str(settings.data_dir.resolve())
     upgrade(settings.require_database_url())
     with unit_of_work() as session:
-        token = ensure_defaults(session, settings)
+        token = ensure_defaults(session, settings, config)
     admin_token = settings.resolved_admin_token()
     children = [
         _spawn("api", env),
