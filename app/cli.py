@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     handlers = {"up": cmd_up, "api": cmd_api, "worker": cmd_worker, "scheduler": cmd_scheduler, "migrate": cmd_migrate}
     try:
         if args.command == "strategy":
