@@ -25,7 +25,7 @@ class Base(DeclarativeBase):
 @lru_cache
 def get_engine() -> Engine:
     return create_engine(
-        get_settings().require_database_url(), pool_size=10, max_overflow=20, pool_pre_ping=True
+        get_settings().require_database_url(), pool_size=10, max_overflow=20, pool_pre_ping=False
     )
 
 

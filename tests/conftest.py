@@ -82,7 +82,9 @@ def _reset_app_state() -> None:
     from app.db import reset_engine
     from app.execution.venues.registry import venue_for
     from app.jobs.queue import reset_redis
+    from app.persistence.repositories import forget_strategies
 
+    forget_strategies()
     get_settings.cache_clear()
     reset_engine()
     reset_redis()

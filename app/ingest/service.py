@@ -10,21 +10,20 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.domain.enums import Action, IntentStatus, SignalStatus, Source
 from app.domain.intents import RiskDecision, client_order_id_for
 from app.domain.signal import Signal
 from app.errors import SignalParseError
-from app.ingest import parsers
+from app.ingest import outbox, parsers
 from app.ingest.parsers.body import redact
 from app.jobs.queue import enqueue_cancel, enqueue_intent
-from app.persistence.models import OrderIntentRecord, RiskDecisionRecord, SignalRecord
+from app.persistence.models import SignalRecord
 from app.persistence.repositories import StrategyRef
 from app.risk.engine import evaluate
-from app.risk.state import DAILY_LOSS_REASON, load_context, record_state_change
+from app.risk.state import DAILY_LOSS_REASON, Loaded, load_context, record_state_change
 
 
 @dataclass(frozen=True)
@@ -91,30 +90,38 @@ def ingest(
         session.add(record)
         session.flush()
         raise InvalidSignal(SignalParseError(record.reason, field="account"), record.id)
-    original = _claim_idempotency_key(session, record, signal)
-    if original is not None:
-        return _record_duplicate(session, record, signal, original)
-    return _decide(session, record, signal, strategy)
+    loaded = load_context(session, strategy.account_id, strategy.id, signal, account_wide=strategy.account_wide_lock)
+    decision = evaluate(loaded.context)
+    return _record(session, record, signal, loaded, decision)
 
 
-def _claim_idempotency_key(session: Session, record: SignalRecord, signal: Signal) -> uuid.UUID | None:
-    """Insert the signal row unless its (source, strategy, key) exists; return the existing id."""
-    values = _signal_values(record, signal) | {"status": SignalStatus.ACCEPTED.value}
-    inserted = session.execute(
-        pg_insert(SignalRecord)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["source", "strategy_id", "idempotency_key"])
-        .returning(SignalRecord.id)
-    ).scalar_one_or_none()
-    if inserted is not None:
-        return None
-    return session.execute(
-        select(SignalRecord.id).where(
-            SignalRecord.source == record.source,
-            SignalRecord.strategy_id == record.strategy_id,
-            SignalRecord.idempotency_key == signal.idempotency_key,
-        )
-    ).scalar_one()
+def _record(session: Session, record: SignalRecord, signal: Signal, loaded: Loaded, decision: RiskDecision) -> IngestResult:
+    """Write the outcome in one statement; a repeated idempotency key becomes a ``duplicate``."""
+    now = datetime.now(UTC)
+    status = SignalStatus.ACCEPTED if decision.approved else SignalStatus.REJECTED
+    decision_id = uuid.uuid4()
+    rows, queued = _intent_rows(decision_id, loaded, signal, decision, now)
+    written = outbox.write(
+        session.connection(),
+        _signal_values(record, signal) | {"status": status.value, "reason": decision.reason, "decided_at": now},
+        {"id": decision_id, "account_id": loaded.account_id, "approved": decision.approved, "reason": decision.reason,
+         "checks": [c.as_json() for c in decision.checks], "quantity": decision.quantity, "created_at": now},
+        rows,
+    )
+    if not written:
+        return _record_duplicate(session, record, signal)
+    if decision.trading_state_change is not None:
+        record_state_change(session, loaded.account_id, decision.trading_state_change, DAILY_LOSS_REASON)
+    cancel = loaded.account_id if decision.approved and signal.action == Action.CANCEL else None
+    return IngestResult(record.id, status, decision.reason, queued, cancel_account_id=cancel, symbol=signal.symbol)
+
+
+_SIGNALS = SignalRecord.__table__
+_FIND_ORIGINAL = select(SignalRecord.id).where(
+    SignalRecord.source == bindparam("source"),
+    SignalRecord.strategy_id == bindparam("strategy_id"),
+    SignalRecord.idempotency_key == bindparam("key"),
+)
 
 
 def _signal_values(record: SignalRecord, signal: Signal) -> dict[str, object]:
@@ -131,59 +138,27 @@ def _signal_values(record: SignalRecord, signal: Signal) -> dict[str, object]:
         "content_type": record.content_type,
         "signal_time": signal.signal_time,
         "received_at": record.received_at,
+        "reason": None,
+        "decided_at": None,
     }
 
 
-def _record_duplicate(session: Session, record: SignalRecord, signal: Signal, original: uuid.UUID) -> IngestResult:
+def _record_duplicate(session: Session, record: SignalRecord, signal: Signal) -> IngestResult:
+    original = session.connection().execute(
+        _FIND_ORIGINAL, {"source": record.source, "strategy_id": record.strategy_id, "key": signal.idempotency_key}
+    ).scalar_one()
     values = _signal_values(record, signal) | {
         "idempotency_key": None,
         "status": SignalStatus.DUPLICATE.value,
         "reason": f"duplicate of signal {original} (same idempotency key)",
     }
-    session.execute(insert(SignalRecord).values(**values))
+    session.connection().execute(_SIGNALS.insert(), values)
     return IngestResult(original, SignalStatus.DUPLICATE, values["reason"])  # type: ignore[arg-type]
 
 
-def _decide(session: Session, record: SignalRecord, signal: Signal, strategy: StrategyRef) -> IngestResult:
-    loaded = load_context(session, strategy.account_id, strategy.id, signal)
-    account = loaded.account
-    decision = evaluate(loaded.context)
-    if decision.trading_state_change is not None:
-        record_state_change(account, decision.trading_state_change, DAILY_LOSS_REASON)
-    decision_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    session.execute(
-        insert(RiskDecisionRecord).values(
-            id=decision_id,
-            signal_id=record.id,
-            account_id=account.id,
-            approved=decision.approved,
-            reason=decision.reason,
-            checks=[c.as_json() for c in decision.checks],
-            quantity=decision.quantity,
-            created_at=now,
-        )
-    )
-    intents = _write_intents(session, record.id, decision_id, account.id, account.venue, signal, decision)
-    status = SignalStatus.ACCEPTED if decision.approved else SignalStatus.REJECTED
-    session.execute(
-        SignalRecord.__table__.update()
-        .where(SignalRecord.id == record.id)
-        .values(status=status.value, reason=decision.reason, decided_at=now)
-    )
-    cancel = account.id if decision.approved and signal.action == Action.CANCEL else None
-    return IngestResult(record.id, status, decision.reason, intents, cancel_account_id=cancel, symbol=signal.symbol)
-
-
-def _write_intents(
-    session: Session,
-    signal_id: uuid.UUID,
-    decision_id: uuid.UUID,
-    account_id: uuid.UUID,
-    venue: str,
-    signal: Signal,
-    decision: RiskDecision,
-) -> tuple[QueuedIntent, ...]:
+def _intent_rows(
+    decision_id: uuid.UUID, loaded: Loaded, signal: Signal, decision: RiskDecision, now: datetime
+) -> tuple[list[dict[str, object]], tuple[QueuedIntent, ...]]:
     rows, queued = [], []
     for sequence, plan in enumerate(decision.orders):
         intent_id = uuid.uuid4()
@@ -191,10 +166,9 @@ def _write_intents(
         rows.append(
             {
                 "id": intent_id,
-                "signal_id": signal_id,
                 "decision_id": decision_id,
-                "account_id": account_id,
-                "venue": venue,
+                "account_id": loaded.account_id,
+                "venue": loaded.venue,
                 "symbol": signal.symbol,
                 "side": plan.side.value,
                 "order_type": plan.order_type.value,
@@ -208,12 +182,12 @@ def _write_intents(
                 "sequence": sequence,
                 "client_order_id": client_order_id,
                 "status": IntentStatus.PENDING.value,
+                "created_at": now,
+                "attempts": 0,
             }
         )
-        queued.append(QueuedIntent(intent_id, client_order_id, venue))
-    if rows:
-        session.execute(insert(OrderIntentRecord), rows)
-    return tuple(queued)
+        queued.append(QueuedIntent(intent_id, client_order_id, loaded.venue))
+    return rows, tuple(queued)
 
 
 def enqueue(result: IngestResult) -> None:

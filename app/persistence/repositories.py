@@ -1,10 +1,11 @@
 """Queries used by more than one stage. Functions take a session and never commit."""
 
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.persistence.models import Account, Strategy
@@ -24,13 +25,46 @@ class StrategyRef:
     name: str
     account_id: uuid.UUID
     account_name: str
+    account_wide_lock: bool = True
+
+
+_BY_TOKEN_HASH = (
+    select(Strategy.id, Strategy.name, Account.id, Account.name, Account.settings)
+    .join(Account, Account.id == Strategy.account_id)
+    .where(Strategy.token_hash == bindparam("token_hash"), Strategy.enabled.is_(True))
+)
+STRATEGY_CACHE_SECONDS = 5.0
+_strategy_cache: dict[str, tuple[float, StrategyRef]] = {}
 
 
 def strategy_by_token(session: Session, token: str) -> StrategyRef | None:
-    """The enabled strategy whose token hashes to the stored hash, else None."""
-    row = session.execute(
-        select(Strategy.id, Strategy.name, Account.id, Account.name)
-        .join(Account, Account.id == Strategy.account_id)
-        .where(Strategy.token_hash == hash_token(token), Strategy.enabled.is_(True))
-    ).first()
-    return StrategyRef(*row) if row else None
+    """The enabled strategy whose token hashes to the stored hash, else None.
+
+    Found strategies are remembered for ``STRATEGY_CACHE_SECONDS`` per process, so a disabled
+    strategy or a rotated token stops working within 5 s; unknown tokens are never cached.
+    """
+    token_hash = hash_token(token)
+    cached = _strategy_cache.get(token_hash)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    row = session.execute(_BY_TOKEN_HASH, {"token_hash": token_hash}).first()
+    if row is None:
+        _strategy_cache.pop(token_hash, None)
+        return None
+    ref = StrategyRef(*row[:4], account_wide_lock=needs_account_lock(row[4]))
+    if len(_strategy_cache) > 10_000:
+        _strategy_cache.clear()
+    _strategy_cache[token_hash] = (time.monotonic() + STRATEGY_CACHE_SECONDS, ref)
+    return ref
+
+
+def needs_account_lock(account_settings: dict | None) -> bool:
+    """True when the account has limits across symbols (open positions, orders per minute):
+    then its decisions are serialised on the account row; otherwise per (account, symbol)."""
+    risk = (account_settings or {}).get("risk") or {}
+    return risk.get("max_open_positions") is not None or risk.get("max_orders_per_minute") is not None
+
+
+def forget_strategies() -> None:
+    """Drop the token cache (after disabling a strategy or rotating its token in this process)."""
+    _strategy_cache.clear()

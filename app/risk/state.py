@@ -2,18 +2,21 @@
 (the request path never calls a venue): position, equity, open symbols, recent orders,
 today's realised PnL, the market's rules, and the account's and strategy's configuration."""
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Select, bindparam, func, literal, select, union, update
 from sqlalchemy.orm import Session
 
 from app.config_file import AccountConfig, StrategyConfig
 from app.domain.enums import IntentStatus, TradingState
 from app.domain.signal import Signal
-from app.domain.symbols import base_quote, is_derivative
 from app.persistence.models import (
     Account,
     BalanceRecord,
@@ -24,7 +27,7 @@ from app.persistence.models import (
     Strategy,
 )
 from app.risk.engine import AccountState, RiskContext
-from app.risk.rules import MarketRules, ccxt_rules, paper_rules
+from app.risk.rules import ccxt_rules, paper_rules
 
 DAILY_LOSS_REASON = "daily loss limit"
 OPERATOR_REASON = "operator"
@@ -32,122 +35,159 @@ OPERATOR_REASON = "operator"
 
 @dataclass(frozen=True)
 class Loaded:
-    account: Account
+    """The locked account's id and venue, and the context risk decides in."""
+
+    account_id: uuid.UUID
+    venue: str
     context: RiskContext
 
 
 def load_context(
-    session: Session, account_id: uuid.UUID, strategy_id: uuid.UUID, signal: Signal, *, lock: bool = True
+    session: Session,
+    account_id: uuid.UUID,
+    strategy_id: uuid.UUID,
+    signal: Signal,
+    *,
+    lock: bool = True,
+    account_wide: bool = True,
 ) -> Loaded:
-    """The risk context for ``signal``. With ``lock`` the account row stays locked until the
-    caller's transaction ends, serialising decisions per account."""
-    query = select(Account).where(Account.id == account_id)
-    account = session.execute(query.with_for_update() if lock else query).scalar_one()
+    """The risk context for ``signal``, read in one query.
+
+    With ``lock``, decisions are serialised until the caller's transaction ends: on the
+    account row when ``account_wide`` (the account has cross-symbol limits), else on
+    (account, symbol) with a transaction-scoped advisory lock, so alerts for different
+    symbols are decided in parallel and two alerts for one symbol never both act on the
+    same position.
+    """
+    if lock:
+        # A statement of its own: in READ COMMITTED the next statement's snapshot is taken
+        # after the lock is granted, so it sees what the previous holder committed (a
+        # subquery of a FOR UPDATE statement would read the older snapshot).
+        if account_wide:
+            session.connection().execute(_LOCK, {"account_id": account_id})
+        else:
+            session.connection().execute(_SYMBOL_LOCK, {"key": _lock_key(account_id, signal.symbol)})
     now = datetime.now(UTC)
-    config = AccountConfig.model_validate(account.settings or {})
-    strategy = session.get(Strategy, strategy_id)
-    strategy_config = StrategyConfig.model_validate((strategy.settings if strategy else None) or {})
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    trading_state = _current_state(account, midnight)
+    row = session.connection().execute(
+        _STATE,
+        {"account_id": account_id, "strategy_id": strategy_id, "symbol": signal.symbol,
+         "minute_ago": now - timedelta(seconds=60), "midnight": midnight},
+    ).one()
+    config = _account_config(row.settings)
+    trading_state = TradingState(row.trading_state)
+    if _lapsed(row, midnight):
+        record_state_change(session, account_id, TradingState.ACTIVE, "new UTC day", at=midnight)
+        trading_state = TradingState.ACTIVE
+    cash = row.cash if config.quote_currency == row.quote_hint else _cash(session, account_id, config.quote_currency)
     state = AccountState(
         trading_state=trading_state,
-        position=_position(session, account.id, signal.symbol),
-        equity=_equity(session, account.id, config.quote_currency),
-        open_symbols=_open_symbols(session, account.id),
-        orders_last_minute=_count_intents_since(session, account.id, now - timedelta(seconds=60)),
-        last_order_at=_last_order_at(session, account.id, signal.symbol),
-        realized_pnl_today=_realized_since(session, account.id, midnight),
-        daily_loss_armed=not (account.state_reason == OPERATOR_REASON and _changed_since(account, midnight)),
+        position=row.position if row.position is not None else Decimal(0),
+        equity=(cash or Decimal(0)) + (row.held_spot or Decimal(0)),
+        open_symbols=frozenset(row.open_symbols or ()),
+        orders_last_minute=row.orders_last_minute,
+        last_order_at=row.last_order_at,
+        realized_pnl_today=row.realized_today or Decimal(0),
+        daily_loss_armed=not (row.state_reason == OPERATOR_REASON and _since(row.state_changed_at, midnight)),
     )
-    rules = _rules(session, account.venue, signal.symbol, config)
-    return Loaded(account, RiskContext(signal, state, config.risk, strategy_config, rules, now))
+    strategy_config = _strategy_config(row.strategy_settings)
+    rules = paper_rules(signal.symbol, config.min_notional) if row.venue == "paper" else ccxt_rules(row.venue, signal.symbol, row.market)
+    return Loaded(account_id, row.venue, RiskContext(signal, state, config.risk, strategy_config, rules, now))
 
 
-def _current_state(account: Account, midnight: datetime) -> TradingState:
-    """A state set by the daily loss limit lapses at 00:00 UTC."""
-    state = TradingState(account.trading_state)
-    if state != TradingState.ACTIVE and account.state_reason == DAILY_LOSS_REASON and not _changed_since(account, midnight):
-        account.trading_state, account.state_reason, account.state_changed_at = TradingState.ACTIVE.value, "new UTC day", midnight
-        return TradingState.ACTIVE
-    return state
+def _state_query() -> Select:
+    """Everything risk reads, as scalar subqueries of one SELECT on the account row; built
+    once with bind parameters.
+
+    Equity is the quote balance plus spot positions at their average entry (mark-to-cost:
+    the request path has no live prices). The balance is read for USDT here; another quote
+    currency costs one more query.
+    """
+    P, I, F, B, M, a = PositionRecord, OrderIntentRecord, FillRecord, BalanceRecord, MarketRecord, Account
+    account_id, symbol = bindparam("account_id"), bindparam("symbol")
+    live = [IntentStatus.PENDING.value, IntentStatus.SUBMITTING.value]
+    open_symbols = union(
+        select(P.symbol).where(P.account_id == account_id, P.quantity != 0),
+        select(I.symbol).where(I.account_id == account_id, I.reduce_only.is_(False), I.status.in_(live)),
+    ).subquery()
+    return select(
+        a.venue, a.trading_state, a.state_reason, a.state_changed_at, a.settings,
+        select(Strategy.settings).where(Strategy.id == bindparam("strategy_id")).scalar_subquery().label("strategy_settings"),
+        select(P.quantity).where(P.account_id == account_id, P.symbol == symbol).scalar_subquery().label("position"),
+        literal(QUOTE_HINT).label("quote_hint"),
+        select(B.total).where(B.account_id == account_id, B.currency == QUOTE_HINT).scalar_subquery().label("cash"),
+        select(func.sum(P.quantity * P.average_price)).where(
+            P.account_id == account_id, P.quantity != 0, ~P.symbol.contains(":"), P.symbol.like(f"%/{QUOTE_HINT}")
+        ).scalar_subquery().label("held_spot"),
+        func.array(select(open_symbols.c.symbol).scalar_subquery()).label("open_symbols"),
+        select(func.count()).where(I.account_id == account_id, I.created_at >= bindparam("minute_ago"))
+        .scalar_subquery().label("orders_last_minute"),
+        select(func.max(I.created_at)).where(I.account_id == account_id, I.symbol == symbol)
+        .scalar_subquery().label("last_order_at"),
+        select(func.sum(F.realized_pnl)).where(F.account_id == account_id, F.ts_event >= bindparam("midnight"))
+        .scalar_subquery().label("realized_today"),
+        select(M.market).where(M.venue == a.venue, M.symbol == symbol).scalar_subquery().label("market"),
+    ).where(a.id == account_id)
 
 
-def _changed_since(account: Account, moment: datetime) -> bool:
-    return account.state_changed_at is not None and account.state_changed_at >= moment
+QUOTE_HINT = "USDT"
+_STATE = _state_query()
+_LOCK = select(Account.id).where(Account.id == bindparam("account_id")).with_for_update()
+_SYMBOL_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
 
-def _position(session: Session, account_id: uuid.UUID, symbol: str) -> Decimal:
-    value = session.execute(
-        select(PositionRecord.quantity).where(PositionRecord.account_id == account_id, PositionRecord.symbol == symbol)
-    ).scalar_one_or_none()
-    return value if value is not None else Decimal(0)
+def _lock_key(account_id: uuid.UUID, symbol: str) -> int:
+    """A stable signed 64-bit key for (account, symbol), the same in every process."""
+    digest = hashlib.blake2b(f"{account_id}:{symbol}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
-def _equity(session: Session, account_id: uuid.UUID, quote: str) -> Decimal:
-    """Quote balance plus spot positions at their average entry (mark-to-cost: the request
-    path has no live prices)."""
-    cash = session.execute(
-        select(BalanceRecord.total).where(BalanceRecord.account_id == account_id, BalanceRecord.currency == quote)
+@lru_cache(maxsize=256)
+def _parse_account_config(settings_json: str) -> AccountConfig:
+    return AccountConfig.model_validate_json(settings_json)
+
+
+@lru_cache(maxsize=1024)
+def _parse_strategy_config(settings_json: str) -> StrategyConfig:
+    return StrategyConfig.model_validate_json(settings_json)
+
+
+def _account_config(settings: dict | None) -> AccountConfig:
+    return _parse_account_config(json.dumps(settings or {}, sort_keys=True))
+
+
+def _strategy_config(settings: dict | None) -> StrategyConfig:
+    return _parse_strategy_config(json.dumps(settings or {}, sort_keys=True))
+
+
+def _cash(session: Session, account_id: uuid.UUID, currency: str) -> Decimal:
+    return session.execute(
+        select(BalanceRecord.total).where(BalanceRecord.account_id == account_id, BalanceRecord.currency == currency)
     ).scalar_one_or_none() or Decimal(0)
-    held = Decimal(0)
-    for symbol, quantity, average in session.execute(
-        select(PositionRecord.symbol, PositionRecord.quantity, PositionRecord.average_price).where(
-            PositionRecord.account_id == account_id, PositionRecord.quantity != 0
-        )
-    ):
-        if not is_derivative(symbol) and base_quote(symbol)[1] == quote and average is not None:
-            held += quantity * average
-    return cash + held
 
 
-def _open_symbols(session: Session, account_id: uuid.UUID) -> frozenset[str]:
-    """Symbols with a position, or an opening intent not yet done."""
-    held = session.execute(
-        select(PositionRecord.symbol).where(PositionRecord.account_id == account_id, PositionRecord.quantity != 0)
-    ).scalars()
-    opening = session.execute(
-        select(OrderIntentRecord.symbol).where(
-            OrderIntentRecord.account_id == account_id,
-            OrderIntentRecord.reduce_only.is_(False),
-            OrderIntentRecord.status.in_([IntentStatus.PENDING.value, IntentStatus.SUBMITTING.value]),
-        )
-    ).scalars()
-    return frozenset(held) | frozenset(opening)
+def _lapsed(row: Any, midnight: datetime) -> bool:
+    """A state set by the daily loss limit lapses at 00:00 UTC."""
+    return (
+        row.trading_state != TradingState.ACTIVE.value
+        and row.state_reason == DAILY_LOSS_REASON
+        and not _since(row.state_changed_at, midnight)
+    )
 
 
-def _count_intents_since(session: Session, account_id: uuid.UUID, since: datetime) -> int:
-    return session.execute(
-        select(func.count()).where(OrderIntentRecord.account_id == account_id, OrderIntentRecord.created_at >= since)
-    ).scalar_one()
+def _since(moment: datetime | None, start: datetime) -> bool:
+    return moment is not None and moment >= start
 
 
-def _last_order_at(session: Session, account_id: uuid.UUID, symbol: str) -> datetime | None:
-    return session.execute(
-        select(func.max(OrderIntentRecord.created_at)).where(
-            OrderIntentRecord.account_id == account_id, OrderIntentRecord.symbol == symbol
-        )
-    ).scalar_one()
-
-
-def _realized_since(session: Session, account_id: uuid.UUID, since: datetime) -> Decimal:
-    value = session.execute(
-        select(func.sum(FillRecord.realized_pnl)).where(FillRecord.account_id == account_id, FillRecord.ts_event >= since)
-    ).scalar_one()
-    return value or Decimal(0)
-
-
-def _rules(session: Session, venue: str, symbol: str, config: AccountConfig) -> MarketRules:
-    if venue == "paper":
-        return paper_rules(symbol, config.min_notional)
-    market = session.execute(
-        select(MarketRecord.market).where(MarketRecord.venue == venue, MarketRecord.symbol == symbol)
-    ).scalar_one_or_none()
-    return ccxt_rules(venue, symbol, market)
-
-
-def record_state_change(account: Account, state: TradingState, reason: str) -> None:
-    """Set the account's trading state (the caller's transaction persists it)."""
-    account.trading_state, account.state_reason, account.state_changed_at = state.value, reason, datetime.now(UTC)
+def record_state_change(
+    session: Session, account_id: uuid.UUID, state: TradingState, reason: str, *, at: datetime | None = None
+) -> None:
+    """Set the account's trading state with its reason (the caller's transaction persists it)."""
+    session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(trading_state=state.value, state_reason=reason, state_changed_at=at or datetime.now(UTC))
+    )
 
 
 __all__ = ["DAILY_LOSS_REASON", "OPERATOR_REASON", "Loaded", "load_context", "record_state_change"]

@@ -1,0 +1,81 @@
+"""Write a decided signal, its risk decision and its order intents in ONE statement.
+
+A data-modifying CTE (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING):
+the signal is inserted unless its (source, strategy, idempotency key) exists, and the
+decision and intents are inserted only from the signal row that was inserted, so a
+duplicate writes nothing and the whole outcome costs one round trip to PostgreSQL.
+"""
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, TextClause, text
+from sqlalchemy.dialects import postgresql
+
+from app.persistence.models import OrderIntentRecord
+
+SIGNAL_COLUMNS = (
+    "id", "source", "strategy_id", "dialect", "status", "reason", "idempotency_key", "symbol", "action",
+    "payload", "raw_body", "content_type", "signal_time", "received_at", "decided_at",
+)
+DECISION_COLUMNS = ("id", "account_id", "approved", "reason", "checks", "quantity", "created_at")
+INTENT_COLUMNS = (
+    "id", "decision_id", "account_id", "venue", "symbol", "side", "order_type", "quantity", "limit_price",
+    "reference_price", "time_in_force", "reduce_only", "stop_loss", "take_profit", "sequence", "client_order_id",
+    "status", "created_at", "attempts",
+)
+_JSONB = {"payload", "checks"}
+
+
+def _placeholder(prefix: str, column: str) -> str:
+    name = f":{prefix}{column}"
+    return f"CAST({name} AS JSONB)" if column in _JSONB else name
+
+
+def _typed(prefix: str, column: str) -> str:
+    """A placeholder cast to its column's type: in a UNION a NULL would otherwise be text."""
+    sql_type = OrderIntentRecord.__table__.c[column].type.compile(dialect=postgresql.dialect())
+    return f"CAST(:{prefix}{column} AS {sql_type})"
+
+
+@lru_cache(maxsize=8)
+def _statement(intent_count: int) -> TextClause:
+    signal_values = ", ".join(_placeholder("s_", c) for c in SIGNAL_COLUMNS)
+    decision_values = ", ".join(
+        "s.id" if c == "signal_id" else _placeholder("d_", c) for c in ("id", "signal_id", *DECISION_COLUMNS[1:])
+    )
+    parts = [
+        f"WITH s AS (INSERT INTO signals ({', '.join(SIGNAL_COLUMNS)}) VALUES ({signal_values}) "
+        "ON CONFLICT (source, strategy_id, idempotency_key) DO NOTHING RETURNING id)",
+        f", d AS (INSERT INTO risk_decisions (id, signal_id, {', '.join(DECISION_COLUMNS[1:])}) "
+        f"SELECT {decision_values} FROM s)",
+    ]
+    if intent_count:
+        rows = " UNION ALL ".join(
+            "SELECT " + ", ".join(_typed(f"i{n}_", c) for c in INTENT_COLUMNS) + ", s.id FROM s"
+            for n in range(intent_count)
+        )
+        parts.append(f", i AS (INSERT INTO order_intents ({', '.join(INTENT_COLUMNS)}, signal_id) {rows})")
+    parts.append(" SELECT id FROM s")
+    return text("".join(parts))
+
+
+def write(
+    connection: Connection, signal: dict[str, Any], decision: dict[str, Any], intents: list[dict[str, Any]]
+) -> bool:
+    """Insert all three; True if the signal was new, False if its idempotency key existed
+    (then nothing was written). Values are keyed by column name; ``payload`` and ``checks``
+    are JSON-ready values."""
+    params: dict[str, Any] = {f"s_{c}": _value(c, signal.get(c)) for c in SIGNAL_COLUMNS}
+    params.update({f"d_{c}": _value(c, decision.get(c)) for c in DECISION_COLUMNS})
+    for n, row in enumerate(intents):
+        params.update({f"i{n}_{c}": row.get(c) for c in INTENT_COLUMNS})
+    return connection.execute(_statement(len(intents)), params).first() is not None
+
+
+def _value(column: str, value: Any) -> Any:
+    return json.dumps(value) if column in _JSONB else value
+
+
+__all__ = ["write"]
