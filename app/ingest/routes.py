@@ -7,20 +7,23 @@ for anything that is not valid JSON). The answer never waits for a venue.
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from app.db import get_sessionmaker
 from app.domain.enums import SignalStatus, Source
-from app.errors import AuthenticationFailed
+from app.errors import AuthenticationFailed, SignalParseError
 from app.ingest import service
+from app.ingest.auth import Credentials, deny, require_tradingview_sender
 from app.ingest.parsers.body import check_size, decode, find_secret
 from app.ingest.service import IngestResult, InvalidSignal
 from app.persistence.repositories import StrategyRef, strategy_by_token
 
-router = APIRouter(tags=["webhooks"])
+# The allowlist (off by default) refuses other senders before the body is read.
+router = APIRouter(tags=["webhooks"], dependencies=[Depends(require_tradingview_sender)])
 
 
 class SignalAnswer(BaseModel):
@@ -38,6 +41,16 @@ class SignalAnswer(BaseModel):
     }
 
 
+def check_body(body: bytes) -> None:
+    """Raise ``PayloadTooLarge`` (413) above 64 KiB, or ``SignalParseError`` (422, nothing
+    stored) for a NUL character, raw or as the JSON escape ``\\u0000``: PostgreSQL text and
+    JSONB cannot hold it, so such a body could not be recorded as sent."""
+    check_size(body)
+    if b"\x00" in body or b"\\u0000" in body:
+        raise SignalParseError("the body contains a NUL character (0x00 or \\u0000), which cannot be stored; "
+                               "remove it and resend", field="body")
+
+
 DialectQuery = Annotated[str | None, Query(description="Force a dialect instead of detecting it.")]
 
 
@@ -46,12 +59,16 @@ DialectQuery = Annotated[str | None, Query(description="Force a dialect instead 
     summary="TradingView alert, strategy token in the URL",
     response_model=SignalAnswer,
     status_code=202,
-    responses={401: {"description": "Unknown token; nothing stored."}, 422: {"description": "Unparseable; recorded as invalid."}},
+    responses={
+        401: {"description": "Unknown token; nothing stored."},
+        403: {"description": "Sender address not allowed (allowlist on); nothing stored."},
+        422: {"description": "Unparseable; recorded as invalid."},
+    },
 )
 async def tradingview_webhook(token: str, request: Request, dialect: DialectQuery = None) -> JSONResponse:
     body = await request.body()
-    check_size(body)
-    return await run_in_threadpool(_handle, body, request.headers.get("content-type"), dialect, token)
+    check_body(body)
+    return await run_in_threadpool(_handle, body, request.headers.get("content-type"), dialect, token, _client(request))
 
 
 @router.post(
@@ -59,25 +76,35 @@ async def tradingview_webhook(token: str, request: Request, dialect: DialectQuer
     summary="TradingView alert, strategy secret in the body (passphrase / secret / signalToken)",
     response_model=SignalAnswer,
     status_code=202,
-    responses={401: {"description": "No or unknown body secret; nothing stored."}},
+    responses={
+        401: {"description": "No or unknown body secret; nothing stored."},
+        403: {"description": "Sender address not allowed (allowlist on); nothing stored."},
+    },
 )
 async def tradingview_webhook_body_secret(request: Request, dialect: DialectQuery = None) -> JSONResponse:
     body = await request.body()
-    check_size(body)
+    check_body(body)
     try:
         secret = find_secret(decode(body))
     except Exception:
         secret = None
     if not secret:
-        raise AuthenticationFailed("no strategy secret: put the token in the URL or in a 'passphrase' field")
-    return await run_in_threadpool(_handle, body, request.headers.get("content-type"), dialect, secret)
+        deny(AuthenticationFailed, "no strategy secret: put the token in the URL or in a 'passphrase' field",
+             Credentials(None, client=_client(request)))
+    return await run_in_threadpool(
+        _handle, body, request.headers.get("content-type"), dialect, secret, _client(request)
+    )
 
 
-def _handle(body: bytes, content_type: str | None, dialect: str | None, token: str) -> JSONResponse:
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _handle(body: bytes, content_type: str | None, dialect: str | None, token: str, client: str | None) -> JSONResponse:
     session = get_sessionmaker()()
     try:
         with session.begin():
-            strategy = _authenticate(session, token)
+            strategy = _authenticate(session, token, client)
             try:
                 result = service.ingest(
                     session, strategy, body, source=Source.TRADINGVIEW, content_type=content_type, dialect=dialect
@@ -88,19 +115,24 @@ def _handle(body: bytes, content_type: str | None, dialect: str | None, token: s
                 invalid = None
     finally:
         session.close()
-    if invalid is not None:
+    return respond(invalid if invalid is not None else result)
+
+
+def respond(outcome: IngestResult | InvalidSignal) -> JSONResponse:
+    """After commit: 422 with the recorded invalid signal's id, else enqueue and answer 202."""
+    if isinstance(outcome, InvalidSignal):
         return JSONResponse(
             status_code=422,
-            content={"code": invalid.code, "message": invalid.message, "field": invalid.field, "signal_id": str(invalid.signal_id)},
+            content={"code": outcome.code, "message": outcome.message, "field": outcome.field, "signal_id": str(outcome.signal_id)},
         )
-    service.enqueue(result)
-    return JSONResponse(status_code=202, content=_answer(result))
+    service.enqueue(outcome)
+    return JSONResponse(status_code=202, content=_answer(outcome))
 
 
-def _authenticate(session, token: str) -> StrategyRef:
+def _authenticate(session: Session, token: str, client: str | None) -> StrategyRef:
     strategy = strategy_by_token(session, token)
     if strategy is None:
-        raise AuthenticationFailed("unknown strategy token")
+        deny(AuthenticationFailed, "unknown strategy token", Credentials(None, client=client))
     return strategy
 
 

@@ -1,0 +1,232 @@
+"""Signal endpoints for programs: canonical signals, ML predictions and the dry run.
+
+``Authorization: Bearer <api key>`` (``POST /api/v1/api-keys`` makes one), optionally signed
+(``app.ingest.auth``). Thin: authenticate, pick the strategy, hand the raw bytes to
+``service.ingest`` (or ``dry_run``), answer. The admin token never sends signals here, and an
+API key never passes the admin guard.
+
+Answers: 202 ``SignalAnswer``; 401 missing/unknown/revoked key or bad signature; 403 a
+strategy outside the key's scope or the admin token; 400 no strategy named by a key with
+several; 413 above 64 KiB; 422 unparseable (recorded as ``invalid``). 4xx auth answers store
+nothing.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from app.admin.routes import jsonable
+from app.bootstrap import DEFAULT_STRATEGY
+from app.db import get_sessionmaker
+from app.domain.enums import Source
+from app.ingest import service
+from app.ingest.auth import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Credentials,
+    authenticate,
+    resolve_strategy,
+    strategy_named,
+    touch_last_used,
+)
+from app.ingest.routes import DialectQuery, SignalAnswer, check_body, respond
+from app.ingest.service import InvalidSignal
+from app.risk.dry_run import dry_run
+
+router = APIRouter(prefix="/api/v1", tags=["signals"])
+
+StrategyQuery = Annotated[
+    str | None, Query(description="Strategy name; may be omitted when the key is scoped to exactly one.")
+]
+AuthorizationHeader = Annotated[str | None, Header(description="`Bearer <api key>`")]
+TimestampHeader = Annotated[
+    str | None, Header(alias=TIMESTAMP_HEADER, description="Epoch seconds; with the signature.")
+]
+SignatureHeader = Annotated[
+    str | None,
+    Header(alias=SIGNATURE_HEADER, description="hex HMAC-SHA256(sha256_hex(api key), timestamp + '.' + body)"),
+]
+
+_AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A key scoped to several strategies named none; nothing stored."},
+    401: {"description": "Missing, unknown or revoked API key, or a bad signature; nothing stored."},
+    403: {"description": "Strategy outside the key's scope, or the admin token; nothing stored."},
+    413: {"description": "Body above 64 KiB; nothing stored."},
+    422: {"description": "Unparseable; recorded as an invalid signal."},
+}
+
+
+class CanonicalSignal(BaseModel):
+    """The body of ``POST /api/v1/signals`` (Tradewire's own message; the ``tradewire`` marker
+    is optional here). Numbers may be JSON numbers or numeric strings; times ISO-8601 or epoch
+    seconds / milliseconds."""
+
+    strategy: str | None = Field(default=None, description="Strategy name (or ?strategy=); optional for a one-strategy key.")
+    symbol: str = Field(description="`BTCUSDT`, `BINANCE:BTCUSDT`, `BTCUSDT.P`, `BTC-USDT-SWAP`, `BTC/USDT`, …")
+    action: Literal["buy", "sell", "exit", "cancel", "hold"]
+    size: Decimal | None = Field(default=None, gt=0)
+    size_unit: Literal["base", "quote", "percent_equity", "contracts", "percent_position"] | None = None
+    target_position: Literal["long", "short", "flat"] | None = None
+    prev_position: Literal["long", "short", "flat"] | None = None
+    order_type: Literal["market", "limit"] | None = None
+    limit_price: Decimal | None = Field(default=None, gt=0)
+    time_in_force: Literal["GTC", "IOC", "FOK", "PO"] | None = None
+    stop_loss: Decimal | None = Field(default=None, gt=0)
+    take_profit: Decimal | None = Field(default=None, gt=0)
+    price: Decimal | None = Field(default=None, gt=0, description="Reference price, quote per base.")
+    signal_time: str | None = Field(default=None, description="ISO-8601 or epoch s / ms (UTC).")
+    max_lag: int | None = Field(default=None, gt=0, description="Seconds.")
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    confidence: Decimal | None = Field(default=None, ge=0, le=1)
+    timeframe: str | None = None
+    comment: str | None = None
+
+    model_config = {"json_schema_extra": {"examples": [
+        {"strategy": "default", "symbol": "BTCUSDT", "action": "buy", "size": "50", "size_unit": "quote",
+         "price": "67432.5", "signal_time": "2026-02-10T14:00:00Z", "idempotency_key": "gen-42"}
+    ]}}
+
+
+class Prediction(BaseModel):
+    """The body of ``POST /api/v1/predictions`` (the APIndicators schema, corpus 30)."""
+
+    symbol: str = Field(description="e.g. `BTCUSDT`")
+    timeframe: str | None = Field(default=None, description="e.g. `4h`")
+    prediction: Literal["BUY", "SELL", "HOLD"] = Field(description="Any case; HOLD is recorded and places nothing.")
+    confidence: Decimal | None = Field(default=None, ge=0, le=1)
+    indicators: dict[str, Decimal] | None = Field(default=None, description="`atr_14` (quote) feeds ATR sizing.")
+    timestamp: str | None = Field(default=None, description="ISO-8601 or epoch s / ms (UTC).")
+
+    model_config = {"json_schema_extra": {"examples": [
+        {"symbol": "BTCUSDT", "timeframe": "4h", "prediction": "BUY", "confidence": 0.82,
+         "indicators": {"rsi_14": 42.3, "atr_14": 850.5}, "timestamp": "2026-02-10T14:00:00Z"}
+    ]}}
+
+
+def _body_doc(model: type[BaseModel] | None) -> dict[str, Any]:
+    schema = model.model_json_schema() if model else {"type": "object", "description": "Any dialect's payload."}
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    if model is None:
+        content["text/plain"] = {"schema": {"type": "string"}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def _credentials(request: Request, authorization: str | None, timestamp: str | None, signature: str | None) -> Credentials:
+    return Credentials(authorization, timestamp, signature, request.client.host if request.client else None)
+
+
+@router.post(
+    "/signals",
+    summary="Canonical signal from a custom generator (API key)",
+    response_model=SignalAnswer,
+    status_code=202,
+    responses=_AUTH_RESPONSES,
+    openapi_extra=_body_doc(CanonicalSignal),
+)
+async def post_signal(
+    request: Request,
+    strategy: StrategyQuery = None,
+    authorization: AuthorizationHeader = None,
+    x_tradewire_timestamp: TimestampHeader = None,
+    x_tradewire_signature: SignatureHeader = None,
+) -> JSONResponse:
+    """Tradewire's canonical message (the ``tradewire`` dialect, forced), recorded with source ``rest``."""
+    body = await request.body()
+    check_body(body)
+    credentials = _credentials(request, authorization, x_tradewire_timestamp, x_tradewire_signature)
+    return await run_in_threadpool(
+        _ingest, body, credentials, strategy, Source.REST, "tradewire", request.headers.get("content-type")
+    )
+
+
+@router.post(
+    "/predictions",
+    summary="ML prediction, APIndicators schema (API key)",
+    response_model=SignalAnswer,
+    status_code=202,
+    responses=_AUTH_RESPONSES,
+    openapi_extra=_body_doc(Prediction),
+)
+async def post_prediction(
+    request: Request,
+    strategy: StrategyQuery = None,
+    authorization: AuthorizationHeader = None,
+    x_tradewire_timestamp: TimestampHeader = None,
+    x_tradewire_signature: SignatureHeader = None,
+) -> JSONResponse:
+    """A prediction (the ``prediction`` dialect, forced), recorded with source ``prediction``.
+    BUY / SELL go through risk like any signal; HOLD is recorded as accepted with no orders."""
+    body = await request.body()
+    check_body(body)
+    credentials = _credentials(request, authorization, x_tradewire_timestamp, x_tradewire_signature)
+    return await run_in_threadpool(
+        _ingest, body, credentials, strategy, Source.PREDICTION, "prediction", request.headers.get("content-type")
+    )
+
+
+def _ingest(
+    body: bytes, credentials: Credentials, strategy_query: str | None, source: Source, dialect: str, content_type: str | None
+) -> JSONResponse:
+    """Authenticate and ingest in one transaction; nothing is written when authentication fails."""
+    now = datetime.now(UTC)
+    session = get_sessionmaker()()
+    try:
+        with session.begin():
+            caller = authenticate(session, credentials, body, now)
+            strategy = resolve_strategy(session, caller, strategy_named(strategy_query, body), credentials)
+            try:
+                outcome: service.IngestResult | InvalidSignal = service.ingest(
+                    session, strategy, body, source=source, content_type=content_type, dialect=dialect
+                )
+            except InvalidSignal as e:
+                outcome = e
+    finally:
+        session.close()
+    touch_last_used(caller.key_id, now)
+    return respond(outcome)
+
+
+@router.post(
+    "/signals/dry-run",
+    summary="What a payload would order, without ordering or recording anything (API key or admin token)",
+    status_code=200,
+    responses={**_AUTH_RESPONSES, 422: {"description": "Unparseable; nothing recorded."}},
+    openapi_extra=_body_doc(None),
+)
+async def post_dry_run(
+    request: Request,
+    strategy: StrategyQuery = None,
+    dialect: DialectQuery = None,
+    authorization: AuthorizationHeader = None,
+    x_tradewire_timestamp: TimestampHeader = None,
+    x_tradewire_signature: SignatureHeader = None,
+) -> JSONResponse:
+    """Parse any dialect (detected, or ``?dialect=``), run the risk engine on the strategy's
+    account and return the decision, every check and the exact orders (quantities in base
+    units after the venue's precision, notionals in quote), as decimal strings.
+
+    Accepts an API key (its scope and signing rules apply) or the admin token (any strategy;
+    none named: ``default``). Persists nothing: no signal, decision or order row.
+    """
+    body = await request.body()
+    check_body(body)
+    credentials = _credentials(request, authorization, x_tradewire_timestamp, x_tradewire_signature)
+    result = await run_in_threadpool(_dry_run, body, credentials, strategy, dialect)
+    return JSONResponse(jsonable(result))
+
+
+def _dry_run(body: bytes, credentials: Credentials, strategy_query: str | None, dialect: str | None) -> dict[str, Any]:
+    session = get_sessionmaker()()
+    try:
+        caller = authenticate(session, credentials, body, datetime.now(UTC), allow_admin=True)
+        named = strategy_named(strategy_query, body)
+        strategy = resolve_strategy(session, caller, named, credentials, default=DEFAULT_STRATEGY if caller.is_admin else None)
+        return dry_run(session, strategy, body, dialect=dialect, source=Source.REST)
+    finally:
+        session.rollback()
+        session.close()

@@ -1,0 +1,151 @@
+"""The prediction poller: pull predictions from configured prediction APIs and ingest them.
+
+For each ``[pollers.NAME]`` of the TOML file (``app.config_file.PollerConfig``) and each of its
+markets: ``GET {base_url}/v1/predictions?symbol=&timeframe=`` with ``Authorization: Bearer``
+the key from the environment variable ``api_key_env`` (httpx), then the answer goes through
+``service.ingest`` as a ``prediction`` signal of the poller's strategy, exactly as if it had
+been posted to ``/api/v1/predictions``. The prediction's idempotency key is derived from its
+symbol, timeframe, prediction and timestamp, so an answer already recorded is skipped without
+a new row and re-polling never trades twice.
+
+No database transaction is open during an HTTP call. One failing market (HTTP error, time-out,
+missing key) is logged, never the key, and the others are still polled.
+
+The scheduler calls ``poll_once(config, now, last_polled=state)`` on every tick with one
+``state`` dict kept across ticks; ``due`` decides which pollers' intervals have come round.
+"""
+
+import logging
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config_file import FileConfig, PollerConfig, PollerMarket
+from app.db import unit_of_work
+from app.domain.enums import SignalStatus, Source
+from app.errors import AppError, SignalParseError
+from app.ingest import parsers, service
+from app.ingest.auth import strategy_by_name
+from app.ingest.parsers.body import MAX_BODY_BYTES
+from app.ingest.service import IngestResult, InvalidSignal
+from app.persistence.models import SignalRecord
+from app.persistence.repositories import StrategyRef
+
+log = logging.getLogger(__name__)
+
+DIALECT = "prediction"
+
+
+def due(poller: PollerConfig, last_polled: datetime | None, now: datetime) -> bool:
+    """True when ``poller`` has never run (``last_polled`` None) or its ``interval_seconds``
+    have passed since ``last_polled``. Times are UTC-aware."""
+    return last_polled is None or now - last_polled >= timedelta(seconds=poller.interval_seconds)
+
+
+def poll_once(
+    config: FileConfig,
+    now: datetime,
+    *,
+    last_polled: dict[str, datetime] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Poll every due poller of ``config`` once; returns how many new signals were recorded
+    (accepted, rejected or invalid; answers already recorded are not counted).
+
+    ``last_polled`` (poller name → last poll time) is read by ``due`` and updated in place;
+    None polls every poller. ``env`` defaults to ``os.environ`` (where the keys live).
+    Never raises for a failing poller: it is logged and retried at its next interval.
+    """
+    environment = os.environ if env is None else env
+    recorded = 0
+    for name, poller in config.pollers.items():
+        if last_polled is not None and not due(poller, last_polled.get(name), now):
+            continue
+        if last_polled is not None:
+            last_polled[name] = now
+        try:
+            recorded += _poll(name, poller, environment)
+        except Exception:
+            log.exception("poller %s failed; retrying in %s s", name, poller.interval_seconds)
+    return recorded
+
+
+def _poll(name: str, poller: PollerConfig, environment: Mapping[str, str]) -> int:
+    key = environment.get(poller.api_key_env)
+    if not key:
+        log.error("poller %s: environment variable %s is not set; skipped", name, poller.api_key_env)
+        return 0
+    recorded = 0
+    with httpx.Client(timeout=poller.timeout_seconds, headers={"Authorization": f"Bearer {key}"}) as client:
+        for market in poller.markets:
+            body = _fetch(name, poller, market, client)
+            if body is not None and _ingest(name, poller, market, body):
+                recorded += 1
+    return recorded
+
+
+def _fetch(name: str, poller: PollerConfig, market: PollerMarket, client: httpx.Client) -> bytes | None:
+    """The answer's raw bytes, or None (logged) for a transport error, a non-2xx answer or a
+    body above 64 KiB."""
+    url = poller.base_url.rstrip("/") + "/v1/predictions"
+    try:
+        response = client.get(url, params={"symbol": market.symbol, "timeframe": market.timeframe})
+    except httpx.HTTPError as e:
+        log.warning("poller %s: %s %s: %s", name, market.symbol, market.timeframe, type(e).__name__)
+        return None
+    if not response.is_success:
+        log.warning("poller %s: %s %s: HTTP %s", name, market.symbol, market.timeframe, response.status_code)
+        return None
+    if len(response.content) > MAX_BODY_BYTES:
+        log.warning("poller %s: %s %s: answer of %s bytes is above the 64 KiB limit",
+                    name, market.symbol, market.timeframe, len(response.content))
+        return None
+    return response.content
+
+
+def _ingest(name: str, poller: PollerConfig, market: PollerMarket, body: bytes) -> bool:
+    """Ingest one answer; True if a new signal row was written."""
+    with unit_of_work() as session:
+        strategy = strategy_by_name(session, poller.strategy)
+        if strategy is None:
+            log.error("poller %s: no enabled strategy %r; create it or fix pollers.%s.strategy",
+                      name, poller.strategy, name)
+            return False
+        if _already_recorded(session, strategy, body):
+            return False
+        try:
+            outcome: IngestResult | InvalidSignal = service.ingest(
+                session, strategy, body, source=Source.PREDICTION, content_type="application/json", dialect=DIALECT
+            )
+        except InvalidSignal as e:
+            outcome = e
+        except AppError as e:
+            log.warning("poller %s: %s %s: %s", name, market.symbol, market.timeframe, e.message)
+            return False
+    if isinstance(outcome, InvalidSignal):
+        log.warning("poller %s: %s %s: invalid prediction (signal %s): %s",
+                    name, market.symbol, market.timeframe, outcome.signal_id, outcome.message)
+        return True
+    service.enqueue(outcome)
+    return outcome.status != SignalStatus.DUPLICATE
+
+
+def _already_recorded(session: Session, strategy: StrategyRef, body: bytes) -> bool:
+    """True when this prediction's idempotency key is already a signal of ``strategy``, so a
+    re-poll of an unchanged prediction writes no duplicate row. (A prediction without a
+    timestamp gets a key from the time it was received, so each poll records it anew.)"""
+    try:
+        key = parsers.parse(body, datetime.now(UTC), dialect=DIALECT).signal.idempotency_key
+    except SignalParseError:
+        return False
+    return session.execute(
+        select(SignalRecord.id).where(
+            SignalRecord.source == Source.PREDICTION.value,
+            SignalRecord.strategy_id == strategy.id,
+            SignalRecord.idempotency_key == key,
+        )
+    ).first() is not None
