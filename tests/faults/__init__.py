@@ -1,0 +1,1 @@
+"""Throwaway PostgreSQL and Redis servers the fault suite may stop and restart."""
