@@ -6,14 +6,18 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
 from app import __version__
+from app.admin.api_keys import router as api_keys_router
+from app.admin.orders import router as execution_admin_router
 from app.admin.routes import router as admin_router
 from app.db import get_engine
 from app.errors import AppError
+from app.ingest.api_routes import router as signal_api_router
 from app.ingest.routes import router as webhook_router
 from app.jobs.queue import get_redis
+from app.metrics import router as metrics_router
 
 log = logging.getLogger(__name__)
 health = APIRouter(tags=["health"])
@@ -57,6 +61,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+    # PostgreSQL rejects some values outright (a NUL character in text or JSON): the
+    # client's input, not our fault, and nothing was stored (the transaction rolled back).
+    return JSONResponse(
+        {"code": "invalid_request", "message": "the request holds a value PostgreSQL cannot store "
+         "(for example a NUL character)", "field": None},
+        status_code=422,
+    )
+
+
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable: %s", type(exc).__name__)
     return JSONResponse(
@@ -75,8 +89,13 @@ def create_app() -> FastAPI:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(InterfaceError, _database_down)
     app.include_router(webhook_router)
     app.include_router(admin_router)
+    app.include_router(execution_admin_router)
+    app.include_router(signal_api_router)
+    app.include_router(api_keys_router)
     app.include_router(health)
+    app.include_router(metrics_router)
     return app
