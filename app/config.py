@@ -5,15 +5,20 @@ embedded PostgreSQL and Redis under ``TRADEWIRE_DATA_DIR`` and hands their URLs 
 processes it starts; configured URLs always win.
 """
 
+import ipaddress
 import secrets
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigError
+
+# TradingView's webhook senders (support 43000529348); IPv4 only, webhooks have no IPv6.
+TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 
 
 class Settings(BaseSettings):
@@ -35,6 +40,45 @@ class Settings(BaseSettings):
     paper_fee_rate: Decimal = Decimal("0.001")
     paper_slippage_bps: Decimal = Decimal("0")
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = Field(default="json", description="json: one JSON object per line (app.logs)")
+    # Execution (issue 5): venue calls, the never-twice order lifecycle, reconciler, circuit breaker.
+    venue_timeout_ms: int = Field(default=10_000, gt=0, description="HTTP timeout of one venue request, milliseconds.")
+    venue_read_attempts: int = Field(default=4, ge=1, description="Tries of a venue read (never of an order send).")
+    venue_read_backoff_seconds: float = Field(default=0.5, ge=0, description="First wait between read tries; doubles, at most 8 s.")
+    order_lookup_grace_seconds: float = Field(
+        default=30.0, ge=0,
+        description="After a send whose outcome is unknown, seconds (beyond the HTTP timeout) during which the venue's "
+        "'order not found' is not trusted; only then is the order sent again, with the same client order id.",
+    )
+    order_max_sends: int = Field(default=3, ge=1, description="Sends of one order (same client order id) before giving up.")
+    market_refresh_seconds: float = Field(default=3600.0, gt=0, description="Reload a venue's markets after this age.")
+    reconcile_interval_seconds: float = Field(default=15.0, gt=0, description="Reconciler pass interval (scheduler).")
+    breaker_failure_threshold: int = Field(default=5, ge=1, description="Consecutive venue failures that open its breaker.")
+    breaker_probe_interval_seconds: float = Field(default=30.0, ge=0, description="Probe an open breaker this often (0: every scheduler pass).")
+    tradingview_allowlist: bool = Field(
+        default=False, description="Accept /webhooks/tradingview only from tradingview_ips (after trusted_proxies)."
+    )
+    tradingview_ips: list[str] = Field(
+        default_factory=lambda: list(TRADINGVIEW_IPS),
+        description="TradingView's webhook sender addresses (support 43000529348); JSON list in the env var.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='CIDRs of proxies whose X-Forwarded-For is believed, e.g. ["10.0.0.0/8"]; JSON list in the env var.',
+    )
+    signature_window_seconds: int = Field(
+        default=300, gt=0, description="Replay window of signed API requests: |now - X-Tradewire-Timestamp| in seconds."
+    )
+
+    @field_validator("tradingview_ips", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"TRADEWIRE_{info.field_name.upper()}: {item!r} is not an IP address or CIDR") from None
+        return value
 
     @field_validator("database_url", "redis_url", "admin_token", "public_url", "config", mode="before")
     @classmethod

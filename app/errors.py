@@ -97,3 +97,55 @@ class InvalidTransition(AppError):
     """
 
     code = "invalid_transition"
+
+
+class VenueRefused(TemporaryVenueError):
+    """The venue refused the request without acting on it: a rate limit (HTTP 429/418, ccxt
+    ``RateLimitExceeded`` / ``DDoSProtection``) or a clock outside its window (``InvalidNonce``).
+
+    Nothing was placed; Tradewire pauses and sends again with the same client order id. If it
+    keeps happening, lower the order rate or fix the host's clock (NTP).
+    """
+
+    code = "venue_refused"
+
+
+class DuplicateClientOrderId(VenueError):
+    """The venue says an order with this client order id exists already.
+
+    Tradewire looks the order up and records it instead of placing another; nothing to do.
+    """
+
+    status_code = 409
+    code = "duplicate_client_order_id"
+
+
+class VenueOrderNotFound(VenueError):
+    """The venue has no order with this id (yet: right after a lost reply it may still appear).
+
+    Not proof that an order was never placed; Tradewire waits out the grace window first.
+    """
+
+    status_code = 404
+    code = "venue_order_not_found"
+
+
+class VenueCredentialsRejected(VenueError):
+    """The venue refused the account's API key, signature or permissions on a read.
+
+    Check the environment variables named by the account's ``api_key_env`` / ``secret_env`` /
+    ``password_env``, the key's permissions and IP allowlist, then restart the workers.
+    """
+
+    status_code = 502
+    code = "venue_credentials_rejected"
+
+
+class Conflict(AppError):
+    """The request does not fit the record's current state (e.g. cancelling a filled order).
+
+    Read the record again and decide; retrying the same request will not help.
+    """
+
+    status_code = 409
+    code = "conflict"

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.domain.enums import IntentStatus, OrderSide
-from app.domain.orders import TERMINAL, OrderStatus, path_to
+from app.domain.orders import TERMINAL, TRANSITIONS, OrderStatus, path_to
 from app.domain.positions import PositionState, apply_fill
 from app.domain.symbols import base_quote
 from app.execution.venues.base import Trade, VenueOrder
@@ -37,31 +37,105 @@ def transition(
 
 def record_rejection(session: Session, order_id: uuid.UUID, reason: str) -> None:
     """The venue refused the order: REJECTED with its message, the intent FAILED."""
-    order = session.execute(select(OrderRecord).where(OrderRecord.id == order_id).with_for_update()).scalar_one()
+    order = _locked(session, order_id)
+    if OrderStatus(order.status) in TERMINAL:
+        return
+    order.in_doubt_since = None
     transition(session, order, OrderStatus.REJECTED, reason=reason, ts_event=datetime.now(UTC))
     _finish_intent(session, order.intent_id, IntentStatus.FAILED)
 
 
 def record_venue_order(session: Session, order_id: uuid.UUID, venue: str, result: VenueOrder) -> OrderStatus:
     """Apply a venue's answer: new fills (skipping trade ids already stored), the position,
-    the order's cumulative fill and state, and the intent's end when the order is terminal."""
-    order = session.execute(select(OrderRecord).where(OrderRecord.id == order_id).with_for_update()).scalar_one()
+    the order's cumulative fill and state, and the intent's end when the order is terminal.
+
+    Answers may arrive late or twice (a worker and the reconciler read the same order): a
+    state the table cannot reach from the current one (FILLED → PARTIALLY_FILLED) is an older
+    answer and changes nothing but new fills; an unchanged partial fill writes no event.
+    Returns the order's status afterwards.
+    """
+    order = _locked(session, order_id)
     if result.venue_order_id:
         order.venue_order_id = result.venue_order_id
     for trade in result.trades:
         _record_fill(session, order, venue, trade)
+    current, target = OrderStatus(order.status), result.status
+    if current in TERMINAL or not _reachable(current, target, order.filled_quantity, result.filled_quantity):
+        return current
+    order.in_doubt_since = None
     order.filled_quantity = result.filled_quantity
     order.average_price = result.average_price
-    target = result.status
-    current = OrderStatus(order.status)
     if current == OrderStatus.SUBMITTED and target not in (OrderStatus.SUBMITTED, OrderStatus.REJECTED):
         # Any answer other than a rejection means the venue acknowledged the order.
-        transition(session, order, OrderStatus.ACCEPTED, ts_event=result.ts_event)
+        transition(session, order, OrderStatus.ACCEPTED, reason=None, ts_event=result.ts_event)
+        order.reason = None
     if OrderStatus(order.status) != target or target == OrderStatus.PARTIALLY_FILLED:
         transition(session, order, target, reason=result.reason, ts_event=result.ts_event)
     if target in TERMINAL:
         _finish_intent(session, order.intent_id, IntentStatus.DONE if target != OrderStatus.REJECTED else IntentStatus.FAILED)
     return target
+
+
+def _reachable(current: OrderStatus, target: OrderStatus, recorded: Decimal, reported: Decimal) -> bool:
+    if target == OrderStatus.PARTIALLY_FILLED and current == OrderStatus.PARTIALLY_FILLED:
+        return reported > recorded
+    if current == target:
+        return False
+    if current == OrderStatus.SUBMITTED:
+        return True
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def mark_in_doubt(session: Session, order_id: uuid.UUID, reason: str) -> bool:
+    """The outcome of the order's last send is unknown: keep it SUBMITTED, note since when and
+    why (``order.reason`` and an ``order_events`` row SUBMITTED → SUBMITTED). Returns False if
+    the order has moved on meanwhile (someone recorded an answer)."""
+    order = _locked(session, order_id)
+    if OrderStatus(order.status) != OrderStatus.SUBMITTED:
+        return False
+    now, text = datetime.now(UTC), f"in doubt: {reason}"
+    order.in_doubt_since = order.in_doubt_since or now
+    if order.reason != text:  # a repeated look-up with the same finding adds no event
+        order.reason = text
+        _self_event(session, order, text, now)
+    return True
+
+
+def begin_resend(session: Session, order_id: uuid.UUID, seen_send_count: int, reason: str) -> bool:
+    """Claim the right to send the order again (same client order id): succeeds for exactly
+    one caller that read ``send_count == seen_send_count``; records when and why."""
+    now = datetime.now(UTC)
+    claimed = session.execute(
+        update(OrderRecord)
+        .where(
+            OrderRecord.id == order_id,
+            OrderRecord.status == OrderStatus.SUBMITTED.value,
+            OrderRecord.send_count == seen_send_count,
+        )
+        .values(send_count=seen_send_count + 1, last_sent_at=now)
+        .returning(OrderRecord.id)
+    ).scalar_one_or_none()
+    if claimed is None:
+        return False
+    order = _locked(session, order_id)
+    _self_event(session, order, reason, now)
+    return True
+
+
+def _self_event(session: Session, order: OrderRecord, reason: str, now: datetime) -> None:
+    session.add(OrderEventRecord(order_id=order.id, from_status=order.status, to_status=order.status,
+                                 reason=reason, ts_event=now))
+
+
+def is_terminal(session: Session, order_id: uuid.UUID) -> bool:
+    """Lock the order row (until the caller's transaction ends) and tell whether it is finished."""
+    return OrderStatus(_locked(session, order_id).status) in TERMINAL
+
+
+def _locked(session: Session, order_id: uuid.UUID) -> OrderRecord:
+    return session.execute(
+        select(OrderRecord).where(OrderRecord.id == order_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade) -> None:
@@ -120,3 +194,15 @@ def _fee_in_quote(symbol: str, trade: Trade) -> Decimal:
 
 def _finish_intent(session: Session, intent_id: uuid.UUID, status: IntentStatus) -> None:
     session.execute(update(OrderIntentRecord).where(OrderIntentRecord.id == intent_id).values(status=status.value))
+
+
+def record_never_placed(session: Session, order_id: uuid.UUID, reason: str) -> bool:
+    """Cancel a SUBMITTED order that the venue does not have (after the grace window): CANCELED
+    with ``reason``, the intent FAILED, so it is never sent again. False if it moved on meanwhile."""
+    order = _locked(session, order_id)
+    if OrderStatus(order.status) != OrderStatus.SUBMITTED:
+        return False
+    order.in_doubt_since = None
+    transition(session, order, OrderStatus.CANCELED, reason=reason, ts_event=datetime.now(UTC))
+    _finish_intent(session, order.intent_id, IntentStatus.FAILED)
+    return True

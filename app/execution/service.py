@@ -1,143 +1,144 @@
 """The execution service: claim an intent, send its order, record the outcome.
 
-Three short transactions and no session held across the venue call:
+Short transactions and no session held across a venue call:
 1. claim: ``pending → submitting`` by a conditional UPDATE (a job run twice claims once),
-   and the order row written as SUBMITTED before anything is sent;
-2. the venue call;
+   and the order row written as SUBMITTED — with ``send_count`` 1 and ``last_sent_at`` —
+   before anything is sent;
+2. the venue call (``lifecycle.submit``);
 3. record: order state (with an ``order_events`` row per transition), fills (unique per
    venue and trade id), position and, for the paper venue, balances, in one transaction.
+
+A job that runs again for a ``submitting`` intent (the worker was killed mid-job, RQ or the
+sweeper ran it again) never sends blindly: it resolves the order by its client order id
+(``lifecycle.resolve``). While the venue's circuit breaker is open the intent waits
+(``pending``, untouched). An account that cannot be served (a credential variable unset) has
+its intent's order DENIED with the reason.
 """
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from app.db import unit_of_work
-from app.domain.enums import IntentStatus, OrderSide, OrderType, TimeInForce
-from app.domain.orders import OrderStatus
-from app.errors import OrderRejected, TemporaryVenueError
-from app.execution.ledger import record_rejection, record_venue_order, transition
-from app.execution.venues.base import OrderRequest, Venue
+from app.domain.enums import IntentStatus
+from app.domain.orders import TERMINAL, OrderStatus
+from app.errors import ConfigError, VenueError
+from app.execution import breaker, lifecycle
+from app.execution.ledger import transition
+from app.execution.lifecycle import Ticket
+from app.execution.markets import refresh_markets_if_stale
 from app.execution.venues.registry import venue_for
-from app.jobs.queue import enqueue_intent
-from app.persistence.models import Account, OrderIntentRecord, OrderRecord
+from app.persistence.models import OrderIntentRecord, OrderRecord
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class IntentRef:
+    status: IntentStatus
+    account_id: uuid.UUID
+    venue: str
+    purpose: str
+
+
 def execute_intent(intent_id: uuid.UUID, *, enqueued_at: datetime | None = None) -> OrderStatus | None:
-    """Execute one intent end to end. Returns the order's status, or None if the intent
-    was not ours to run (already claimed or finished). ``enqueued_at`` is when its job was
-    queued (RQ's record), kept for the trace."""
+    """Execute one intent end to end. Returns the order's status, or None when there was
+    nothing to do now (finished, claimed elsewhere, or waiting for its venue). ``enqueued_at``
+    is when its job was queued (RQ's record), kept for the trace."""
+    ref = _intent_ref(intent_id)
+    if ref is None or ref.status not in (IntentStatus.PENDING, IntentStatus.SUBMITTING):
+        log.info("intent %s has nothing to do", intent_id)
+        return None
+    if breaker.is_open(ref.venue):
+        log.info("intent %s waits: the circuit breaker of %s is open", intent_id, ref.venue)
+        return None
+    try:
+        venue = venue_for(ref.account_id)
+    except ConfigError as e:
+        return deny(intent_id, e.message) if ref.status == IntentStatus.PENDING else None
+    if ref.purpose != "entry" and not venue.supports_protective_orders and ref.status == IntentStatus.PENDING:
+        return deny(intent_id, f"{venue.name} cannot hold a {ref.purpose.replace('_', '-')} order here")
+    if ref.status == IntentStatus.SUBMITTING:
+        current = lifecycle.ticket_for_intent(intent_id)
+        if current is None or current.status in TERMINAL:
+            return None
+        return lifecycle.resolve(current, venue)
+    try:
+        if venue.markets_stale():
+            lifecycle.guarded(venue, refresh_markets_if_stale, venue)
+    except VenueError as e:
+        log.warning("intent %s stays pending: markets of %s could not be loaded: %s", intent_id, venue.name, e.message)
+        return None
     claimed = claim(intent_id, enqueued_at=enqueued_at)
     if claimed is None:
-        log.info("intent not pending, nothing to do", extra={"intent_id": str(intent_id)})
         return None
-    order_id, account_id, venue_name, request = claimed
-    venue = venue_for(venue_name)
-    try:
-        result = venue.create_order(request)
-    except OrderRejected as e:
-        with unit_of_work() as session:
-            record_rejection(session, order_id, e.message)
-        _enqueue_next(intent_id)
-        return OrderStatus.REJECTED
-    except TemporaryVenueError as e:
-        log.warning("order in doubt after a venue error", extra={"intent_id": str(intent_id), "error": e.message})
-        return OrderStatus.SUBMITTED
-    status = _record(order_id, account_id, venue, request, result)
-    _enqueue_next(intent_id)
-    return status
+    return lifecycle.submit(claimed, venue)
 
 
-def claim(intent_id: uuid.UUID, *, enqueued_at: datetime | None = None) -> tuple[uuid.UUID, uuid.UUID, str, OrderRequest] | None:
-    """Transaction 1: move the intent to ``submitting`` and write its order as SUBMITTED.
-
-    Returns (order id, account id, venue name, request), or None if the intent is not pending.
-    """
+def claim(intent_id: uuid.UUID, *, enqueued_at: datetime | None = None) -> Ticket | None:
+    """Transaction 1: move the intent to ``submitting`` and write its order as SUBMITTED,
+    counted as sent once now. Returns the order's ticket, or None if the intent is not pending."""
     now = datetime.now(UTC)
     with unit_of_work() as session:
-        intent = session.execute(
-            update(OrderIntentRecord)
-            .where(OrderIntentRecord.id == intent_id, OrderIntentRecord.status == IntentStatus.PENDING.value)
-            .values(
-                status=IntentStatus.SUBMITTING.value,
-                claimed_at=now,
-                enqueued_at=enqueued_at,
-                attempts=OrderIntentRecord.attempts + 1,
-            )
-            .returning(OrderIntentRecord)
-        ).scalar_one_or_none()
+        intent = _take(session, intent_id, IntentStatus.SUBMITTING, now, enqueued_at)
         if intent is None:
             return None
-        order = OrderRecord(
-            id=uuid.uuid4(),
-            intent_id=intent.id,
-            account_id=intent.account_id,
-            venue=intent.venue,
-            symbol=intent.symbol,
-            side=intent.side,
-            order_type=intent.order_type,
-            quantity=intent.quantity,
-            limit_price=intent.limit_price,
-            client_order_id=intent.client_order_id,
-            status=OrderStatus.INITIALIZED.value,
-            created_at=now,
-        )
+        order = _new_order(intent, now)
         session.add(order)
         session.flush()
         transition(session, order, OrderStatus.SUBMITTED, ts_event=now)
-        return order.id, intent.account_id, intent.venue, _request(intent)
+        order.send_count, order.last_sent_at = 1, now
+        return lifecycle.ticket(order, intent)
 
 
-def _request(intent: OrderIntentRecord) -> OrderRequest:
-    return OrderRequest(
-        client_order_id=intent.client_order_id,
-        symbol=intent.symbol,
-        side=OrderSide(intent.side),
-        order_type=OrderType(intent.order_type),
-        quantity=intent.quantity,
-        limit_price=intent.limit_price,
-        time_in_force=TimeInForce(intent.time_in_force) if intent.time_in_force else None,
-        reduce_only=intent.reduce_only,
-        reference_price=intent.reference_price,
-    )
-
-
-def _record(order_id: uuid.UUID, account_id: uuid.UUID, venue: Venue, request: OrderRequest, result) -> OrderStatus:
-    try:
-        with unit_of_work() as session:
-            venue.settle(session, account_id, request, result)
-            return record_venue_order(session, order_id, venue.name, result)
-    except OrderRejected as e:
-        with unit_of_work() as session:
-            record_rejection(session, order_id, e.message)
-        return OrderStatus.REJECTED
-
-
-def _enqueue_next(intent_id: uuid.UUID) -> None:
-    """After a reversal's close, enqueue its open (the signal's next intent by sequence)."""
+def deny(intent_id: uuid.UUID, reason: str) -> OrderStatus | None:
+    """Refuse a pending intent before sending: its order DENIED with ``reason``, the intent FAILED."""
+    now = datetime.now(UTC)
     with unit_of_work() as session:
-        nxt = _next_intent(session, intent_id)
-    if nxt is not None:
-        enqueue_intent(nxt.id, nxt.client_order_id, nxt.venue)
+        intent = _take(session, intent_id, IntentStatus.FAILED, now, None)
+        if intent is None:
+            return None
+        order = _new_order(intent, now)
+        session.add(order)
+        session.flush()
+        transition(session, order, OrderStatus.DENIED, reason=reason, ts_event=now)
+    log.error("intent %s denied: %s", intent_id, reason)
+    return OrderStatus.DENIED
 
 
-def _next_intent(session: Session, intent_id: uuid.UUID) -> OrderIntentRecord | None:
-    current = session.get(OrderIntentRecord, intent_id)
-    if current is None:
-        return None
+def _take(session, intent_id: uuid.UUID, status: IntentStatus, now: datetime, enqueued_at: datetime | None):
     return session.execute(
-        select(OrderIntentRecord).where(
-            OrderIntentRecord.signal_id == current.signal_id,
-            OrderIntentRecord.sequence == current.sequence + 1,
-            OrderIntentRecord.status == IntentStatus.PENDING.value,
-        )
+        update(OrderIntentRecord)
+        .where(OrderIntentRecord.id == intent_id, OrderIntentRecord.status == IntentStatus.PENDING.value)
+        .values(status=status.value, claimed_at=now, enqueued_at=enqueued_at, attempts=OrderIntentRecord.attempts + 1)
+        .returning(OrderIntentRecord)
     ).scalar_one_or_none()
 
 
-def account_venue(session: Session, account_id: uuid.UUID) -> str:
-    return session.execute(select(Account.venue).where(Account.id == account_id)).scalar_one()
+def _new_order(intent: OrderIntentRecord, now: datetime) -> OrderRecord:
+    return OrderRecord(
+        id=uuid.uuid4(),
+        intent_id=intent.id,
+        account_id=intent.account_id,
+        venue=intent.venue,
+        symbol=intent.symbol,
+        side=intent.side,
+        order_type=intent.order_type,
+        quantity=intent.quantity,
+        limit_price=intent.limit_price,
+        client_order_id=intent.client_order_id,
+        status=OrderStatus.INITIALIZED.value,
+        created_at=now,
+    )
+
+
+def _intent_ref(intent_id: uuid.UUID) -> IntentRef | None:
+    with unit_of_work() as session:
+        row = session.execute(
+            select(OrderIntentRecord.status, OrderIntentRecord.account_id, OrderIntentRecord.venue,
+                   OrderIntentRecord.purpose).where(OrderIntentRecord.id == intent_id)
+        ).one_or_none()
+    return IntentRef(IntentStatus(row.status), row.account_id, row.venue, row.purpose) if row else None

@@ -1,10 +1,13 @@
-"""The scheduler process: runs the sweeper every ``sweeper_interval_seconds``."""
+"""The scheduler process: the sweeper every ``sweeper_interval_seconds``; the reconciler at
+start and every ``reconcile_interval_seconds``; probes of venues whose circuit breaker is open."""
 
 import logging
 import signal
 import time
+from collections.abc import Callable
 
 from app.config import Settings
+from app.jobs.reconciler import probe_open_breakers, reconcile
 from app.jobs.sweeper import sweep
 
 log = logging.getLogger(__name__)
@@ -19,12 +22,21 @@ def run_scheduler(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    next_reconcile = time.monotonic()  # at start
     while running:
-        try:
-            sweep(settings.sweeper_grace_seconds)
-        except Exception:
-            log.exception("sweeper pass failed; retrying next interval")
+        _guarded("sweeper", lambda: sweep(settings.sweeper_grace_seconds))
+        _guarded("breaker probe", probe_open_breakers)
+        if time.monotonic() >= next_reconcile:
+            _guarded("reconciler", reconcile)
+            next_reconcile = time.monotonic() + settings.reconcile_interval_seconds
         deadline = time.monotonic() + settings.sweeper_interval_seconds
         while running and time.monotonic() < deadline:
             time.sleep(0.2)
     return 0
+
+
+def _guarded(name: str, task: Callable[[], object]) -> None:
+    try:
+        task()
+    except Exception:
+        log.exception("%s pass failed; retrying next interval", name)

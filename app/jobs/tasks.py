@@ -6,7 +6,7 @@ from datetime import UTC
 
 from rq import get_current_job
 
-from app.execution import service
+from app.execution import cancel, service
 
 
 def execute_intent(intent_id: str) -> str | None:
@@ -17,3 +17,10 @@ def execute_intent(intent_id: str) -> str | None:
         enqueued_at = enqueued_at.replace(tzinfo=UTC)  # RQ stores UTC without a zone
     status = service.execute_intent(uuid.UUID(intent_id), enqueued_at=enqueued_at)
     return status.value if status else None
+
+
+def cancel_open_orders(account_id: str, symbol: str | None = None) -> dict[str, int]:
+    """Cancel the account's open orders placed by Tradewire (in ``symbol``, or all): the
+    ``cancel`` action. Orders on the venue that Tradewire did not place are left alone.
+    Returns counts by the orders' status afterwards, for RQ's result."""
+    return cancel.cancel_open_orders(uuid.UUID(account_id), symbol)

@@ -1,5 +1,8 @@
 """The RQ worker process. ``SimpleWorker`` runs jobs in-process: no fork and no ccxt import
-per job, one venue instance (and its markets and rate limiter) for the process's life."""
+per job, one venue instance per account (and its markets and rate limiter) for the process's
+life. At start it loads the markets of every account it serves into the ``markets`` table and
+writes their balance snapshots; afterwards markets are reloaded when older than
+``market_refresh_seconds`` (checked before each order)."""
 
 import logging
 import uuid
@@ -8,6 +11,9 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from app.db import unit_of_work
+from app.errors import AppError
+from app.execution.markets import refresh_markets_if_stale, snapshot_balances
+from app.execution.venues.registry import venue_for
 from app.jobs.queue import get_queue, get_redis
 from app.persistence.models import Account
 
@@ -21,9 +27,26 @@ def configured_venues() -> list[str]:
     return sorted(venues | {"paper"})
 
 
+def warm_up(venues: list[str]) -> None:
+    """Load markets and balances of every real-venue account on ``venues``; a venue that
+    cannot be reached now is logged and tried again before its next order."""
+    with unit_of_work() as session:
+        accounts = session.execute(
+            select(Account.id, Account.name).where(Account.venue.in_(venues), Account.venue != "paper")
+        ).all()
+    for account_id, name in accounts:
+        try:
+            venue = venue_for(account_id)
+            refresh_markets_if_stale(venue)
+            snapshot_balances(venue, account_id)
+        except AppError as e:
+            log.warning("warm-up of account %s failed (%s): %s", name, type(e).__name__, e.message)
+
+
 def run_worker(venues: list[str] | None = None, *, burst: bool = False) -> int:
     """Serve the venue queues until stopped (or until empty with ``burst``)."""
     venues = venues or configured_venues()
+    warm_up(venues)
     queues = [get_queue(v) for v in venues]
     worker = SimpleWorker(queues, connection=get_redis(), name=f"tradewire-{uuid.uuid4().hex[:8]}")
     log.info("worker serving %s", ", ".join(q.name for q in queues))

@@ -153,6 +153,10 @@ class OrderIntentRecord(Base):
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(default=0)
+    # Protective orders (issue 5): a stop-loss / take-profit intent points at its entry.
+    purpose: Mapped[str] = mapped_column(String(16), default="entry", server_default="entry")
+    parent_intent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("order_intents.id"))
+    trigger_price: Mapped[Decimal | None] = mapped_column(Money)
 
 
 class OrderRecord(Base):
@@ -177,6 +181,11 @@ class OrderRecord(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # The never-twice lifecycle (issue 5): when the last send started, how many sends (same
+    # client order id) were made, and since when the outcome of a send is unknown.
+    last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    send_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    in_doubt_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OrderEventRecord(Base):
@@ -250,3 +259,39 @@ class MarketRecord(Base):
     symbol: Mapped[str] = mapped_column(String(64))
     market: Mapped[dict[str, Any]] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class VenueBreakerRecord(Base):
+    """Circuit breaker of one venue, shared by every process: consecutive failures of venue
+    calls; ``opened_at`` set while open (its intents wait), cleared by a successful probe."""
+
+    __tablename__ = "venue_breakers"
+    venue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_probe_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ForeignOrderRecord(Base):
+    """An open order on a venue that Tradewire did not place, as the reconciler last saw it.
+    Reported only, never touched; the row goes when the order is no longer open."""
+
+    __tablename__ = "foreign_orders"
+    __table_args__ = (UniqueConstraint("account_id", "venue_order_id"),)
+    id: Mapped[uuid.UUID] = _id()
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    venue: Mapped[str] = mapped_column(String(64))
+    venue_order_id: Mapped[str] = mapped_column(String(128))
+    client_order_id: Mapped[str | None] = mapped_column(String(128))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str | None] = mapped_column(String(8))
+    order_type: Mapped[str | None] = mapped_column(String(32))
+    quantity: Mapped[Decimal | None] = mapped_column(Money)
+    price: Mapped[Decimal | None] = mapped_column(Money)
+    status: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

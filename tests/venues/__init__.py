@@ -3,9 +3,12 @@
 from .binance_engine import SpotEngine
 from .binance_rules import BinanceError, MarketSpec
 from .binance_spot import FAULT_KINDS, FakeBinance, Fault, binance_signature, start_fake_binance
-from .ccxt_helpers import SPOT_ONLY_OPTIONS, make_ccxt_binance, point_ccxt_at
+from .bybit_engine import BybitError, Instrument, LinearEngine
+from .bybit_linear import LINEAR_ONLY_OPTIONS, FakeBybit, start_fake_bybit
+from .ccxt_helpers import SPOT_ONLY_OPTIONS, make_ccxt_binance, make_ccxt_bybit, point_ccxt_at
 
 __all__ = [
     "FAULT_KINDS", "SPOT_ONLY_OPTIONS", "BinanceError", "FakeBinance", "Fault", "MarketSpec", "SpotEngine",
     "binance_signature", "make_ccxt_binance", "point_ccxt_at", "start_fake_binance",
+    "BybitError", "FakeBybit", "Instrument", "LINEAR_ONLY_OPTIONS", "LinearEngine", "make_ccxt_bybit", "start_fake_bybit",
 ]

@@ -14,7 +14,8 @@ References (Binance SPOT API docs, developers.binance.com / github.com/binance/b
 * filters, error codes/messages and symbol entries: :mod:`.binance_rules`
 
 Simplifications, on purpose: one price per symbol (no book; a market order fills
-completely at that price as a single trade), orders fill completely or not at all,
+completely at that price as a single trade), orders fill completely or not at all (except through
+the ``fill_partially`` test control),
 commission is ``commission_rate`` of the quote amount and is always charged in the
 quote asset (real Binance charges a buyer in the base asset unless BNB is used).
 """
@@ -154,6 +155,26 @@ class SpotEngine:
                     self._fill(o, m, o["origQty"], o["price"], is_maker=True)
                     filled.append(self.order_view(o))
             return filled
+
+    def fill_partially(self, client_order_id: str, quantity) -> dict:
+        """Fill ``quantity`` of the newest open order with this client id, as maker at its limit
+        price (one trade), releasing that share of its locked funds; returns the order view.
+        A test control for partial fills (the matching above fills orders whole)."""
+        with self.lock:
+            o = next((o for o in reversed(self._orders)
+                      if o["clientOrderId"] == client_order_id and o["status"] in OPEN_STATUSES), None)
+            if o is None:
+                raise KeyError(client_order_id)
+            qty = min(D(str(quantity)), o["origQty"] - o["executedQty"])
+            asset, locked = o["locked"]
+            if asset is not None:
+                share = (locked * qty / (o["origQty"] - o["executedQty"])).quantize(EIGHT)
+                bal = self._bal(asset)
+                bal["locked"] -= share
+                bal["free"] += share
+                o["locked"] = (asset, locked - share) if qty < o["origQty"] - o["executedQty"] else (None, ZERO)
+            self._fill(o, self.markets[o["symbol"]], qty, o["price"], is_maker=True)
+            return self.order_view(o)
 
     @staticmethod
     def _crosses(o: dict, price: Decimal) -> bool:

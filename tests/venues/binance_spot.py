@@ -160,6 +160,10 @@ class FakeBinance:
         """Set a symbol's price (``BTC/USDT`` or ``BTCUSDT``); returns the resting orders that filled."""
         return self.engine.set_price(symbol, price)
 
+    def fill_partially(self, client_order_id: str, quantity) -> dict:
+        """Fill part of a resting order (see :meth:`SpotEngine.fill_partially`)."""
+        return self.engine.fill_partially(client_order_id, quantity)
+
     def set_balance(self, asset: str, free) -> None:
         with self.engine.lock:
             self.engine._bal(asset)["free"] = Decimal(str(free))

@@ -63,3 +63,16 @@ def make_ccxt_binance(fake, *, api_key: str | None = None, secret: str | None = 
         **config,
     })
     return point_ccxt_at(exchange, fake.url)
+
+
+def make_ccxt_bybit(fake, *, timeout_ms: int = 3000, options: dict | None = None, **config):
+    """A real sync ``ccxt.bybit`` with the linear-only options, rate limiting on, aimed at ``fake``."""
+    import ccxt
+
+    from .bybit_linear import LINEAR_ONLY_OPTIONS
+
+    exchange = ccxt.bybit({
+        "apiKey": fake.api_key, "secret": fake.secret, "enableRateLimit": True, "timeout": timeout_ms,
+        "options": {**LINEAR_ONLY_OPTIONS, **(options or {})}, **config,
+    })
+    return point_ccxt_at(exchange, fake.url)

@@ -29,6 +29,8 @@ class PaperVenue(Venue):
     """Simulated venue. ``fee_rate`` is a fraction of notional (0.001 = 0.1%)."""
 
     name = "paper"
+    remote = False
+    lookup_is_authoritative = True  # its book is our database: an order not booked was never placed
 
     def __init__(self, fee_rate: Decimal = Decimal("0.001"), slippage_bps: Decimal = Decimal(0)) -> None:
         self.fee_rate = fee_rate

@@ -1,0 +1,161 @@
+"""Protective orders: the stop-loss / take-profit of a filled entry, placed as reduce-only
+trigger orders, and cancelled when the position they protect is closed.
+
+* When an entry intent carrying ``stop_loss`` / ``take_profit`` has filled (FILLED, or
+  CANCELED / EXPIRED after a partial fill), one protective intent per price is written —
+  side opposite to the entry, quantity = the entry's filled quantity, a market order
+  triggered at the price (``purpose`` ``stop_loss`` / ``take_profit``, ``trigger_price``),
+  ``reduce_only`` — and queued on the venue. Their ids derive from the entry's (uuid5), so a
+  repeated follow-up writes nothing twice; they run through the same never-twice lifecycle.
+* The venue places them with ccxt's unified ``stopLossPrice`` / ``takeProfitPrice``
+  (https://docs.ccxt.com/#/README?id=stop-loss-orders); where the adapter says it cannot
+  (Binance spot has no reduce-only and no two stops on one balance; the paper venue simulates
+  no triggers) none are written and a warning is logged.
+* When a fill leaves the account flat in the symbol, every open protective order of that
+  symbol is cancelled: a filled stop-loss cancels its take-profit (one-cancels-the-other).
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from app.db import unit_of_work
+from app.domain.enums import IntentStatus, OrderSide, OrderType
+from app.domain.intents import client_order_id_for
+from app.domain.orders import OrderStatus
+from app.errors import AppError, Conflict
+from app.execution.venues.base import Trigger
+from app.execution.venues.registry import venue_for
+from app.jobs.queue import enqueue_intent
+from app.persistence.models import OrderIntentRecord, OrderRecord, PositionRecord
+
+log = logging.getLogger(__name__)
+NAMESPACE = uuid.UUID("0b6f9d3e-5a41-4c8e-9f0e-7d2a4c1b8e53")
+FILL_FINAL = (OrderStatus.FILLED.value, OrderStatus.CANCELED.value, OrderStatus.EXPIRED.value)
+OPEN_STATES = (OrderStatus.SUBMITTED.value, OrderStatus.ACCEPTED.value, OrderStatus.PARTIALLY_FILLED.value)
+PROTECTIVE = (Trigger.STOP_LOSS.value, Trigger.TAKE_PROFIT.value)
+SEQUENCE_OFFSET = 1000  # after every entry of the signal, so the sweeper never waits on them
+
+
+@dataclass(frozen=True)
+class Filled:
+    """What the follow-up needs of the order just recorded."""
+
+    intent_id: uuid.UUID
+    account_id: uuid.UUID
+    symbol: str
+    entry: bool
+    status: str
+    filled: Decimal
+    wants_protection: bool
+    position: Decimal
+
+
+def after_fill(order_id: uuid.UUID) -> None:
+    """Place the protective orders of a filled entry; cancel open ones when flat."""
+    filled = _load(order_id)
+    if filled is None:
+        return
+    if filled.entry and filled.wants_protection and filled.status in FILL_FINAL and filled.filled > 0:
+        place_for(filled.intent_id)
+    if filled.position == 0:
+        cancel_open(filled.account_id, filled.symbol)
+
+
+def place_for(entry_intent_id: uuid.UUID) -> list[uuid.UUID]:
+    """Write and queue the entry's protective intents (idempotent); returns the new ids."""
+    with unit_of_work() as session:
+        entry = session.get(OrderIntentRecord, entry_intent_id)
+        order = session.execute(select(OrderRecord).where(OrderRecord.intent_id == entry_intent_id)).scalar_one()
+        if not _venue_can(entry):
+            return []
+        created = []
+        for trigger, price in ((Trigger.STOP_LOSS, entry.stop_loss), (Trigger.TAKE_PROFIT, entry.take_profit)):
+            if price is None:
+                continue
+            new_id = uuid.uuid5(NAMESPACE, f"{entry.id}:{trigger.value}")
+            inserted = session.execute(
+                pg_insert(OrderIntentRecord).values(**_protective_values(entry, order, trigger, price, new_id))
+                .on_conflict_do_nothing().returning(OrderIntentRecord.id)
+            ).scalar_one_or_none()
+            if inserted is not None:
+                created.append((inserted, client_order_id_for(inserted), entry.venue))
+    for intent_id, client_order_id, venue in created:
+        enqueue_intent(intent_id, client_order_id, venue)
+    if created:
+        log.info("protective orders queued for entry %s: %d", entry_intent_id, len(created))
+    return [c[0] for c in created]
+
+
+def cancel_open(account_id: uuid.UUID, symbol: str) -> int:
+    """Cancel the account's open protective orders in ``symbol`` (the position is closed).
+    Returns how many were cancelled; failures are logged and left to the reconciler."""
+    from app.execution.cancel import cancel_order  # cancel records through the lifecycle, which calls us
+
+    with unit_of_work() as session:
+        order_ids = list(session.execute(
+            select(OrderRecord.id)
+            .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
+            .where(OrderRecord.account_id == account_id, OrderRecord.symbol == symbol,
+                   OrderRecord.status.in_(OPEN_STATES), OrderIntentRecord.purpose.in_(PROTECTIVE))
+        ).scalars())
+    done = 0
+    for order_id in order_ids:
+        try:
+            cancel_order(order_id)
+            done += 1
+        except Conflict:
+            pass  # finished meanwhile (a nested follow-up cancelled it)
+        except AppError as e:
+            log.warning("protective order %s not cancelled after the position closed: %s", order_id, e.message)
+    return done
+
+
+def _load(order_id: uuid.UUID) -> Filled | None:
+    with unit_of_work() as session:
+        row = session.execute(
+            select(OrderRecord, OrderIntentRecord)
+            .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
+            .where(OrderRecord.id == order_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        order, intent = row
+        position = session.execute(
+            select(PositionRecord.quantity).where(PositionRecord.account_id == order.account_id,
+                                                  PositionRecord.symbol == order.symbol)
+        ).scalar_one_or_none()
+        wants = not intent.reduce_only and (intent.stop_loss is not None or intent.take_profit is not None)
+        return Filled(intent.id, order.account_id, order.symbol, intent.purpose == "entry", order.status,
+                      order.filled_quantity, wants, position if position is not None else Decimal(0))
+
+
+def _venue_can(entry: OrderIntentRecord) -> bool:
+    try:
+        venue = venue_for(entry.account_id)
+    except AppError as e:
+        log.warning("protective orders of intent %s not placed: %s", entry.id, e.message)
+        return False
+    if not venue.supports_protective_orders:
+        log.warning("stop-loss / take-profit of intent %s not placed: %s cannot hold protective orders for %s",
+                    entry.id, venue.name, entry.symbol)
+        return False
+    return True
+
+
+def _protective_values(entry: OrderIntentRecord, order: OrderRecord, trigger: Trigger, price: Decimal,
+                       new_id: uuid.UUID) -> dict[str, object]:
+    side = OrderSide.SELL if entry.side == OrderSide.BUY.value else OrderSide.BUY
+    return {
+        "id": new_id, "signal_id": entry.signal_id, "decision_id": entry.decision_id, "account_id": entry.account_id,
+        "venue": entry.venue, "symbol": entry.symbol, "side": side.value, "order_type": OrderType.MARKET.value,
+        "quantity": order.filled_quantity, "limit_price": None, "reference_price": price, "time_in_force": None,
+        "reduce_only": True, "stop_loss": None, "take_profit": None,
+        "sequence": entry.sequence + SEQUENCE_OFFSET + (0 if trigger == Trigger.STOP_LOSS else 1),
+        "client_order_id": client_order_id_for(new_id), "status": IntentStatus.PENDING.value,
+        "purpose": trigger.value, "parent_intent_id": entry.id, "trigger_price": price,
+    }

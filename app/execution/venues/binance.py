@@ -1,0 +1,50 @@
+"""Binance quirks (spot ``binance``; USDⓈ-M ``binanceusdm`` and COIN-M ``binancecoinm`` futures).
+
+* Client order id ``newClientOrderId``: ``^[.A-Z:/a-z0-9_-]{1,36}$`` — ours (32 characters) fits.
+  https://developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints#new-order-trade
+* A reused client order id is refused only while the first order is open, with -2010
+  "Duplicate order sent." which ccxt raises as a plain ``InvalidOrder``; a filled one can be
+  reused, which is why Tradewire never resends without a lookup.
+  https://developers.binance.com/docs/binance-spot-api-docs/errors
+* Query order by ``origClientOrderId``.
+  https://developers.binance.com/docs/binance-spot-api-docs/rest-api/account-endpoints#query-order-user_data
+* ``openOrders`` without a symbol is allowed (weight 80); ccxt refuses it unless
+  ``warnOnFetchOpenOrdersWithoutSymbol`` is off.
+* Futures in hedge mode need ``positionSide`` LONG/SHORT; reduce-only is implied by the side
+  there (Binance rejects ``reduceOnly`` in hedge mode).
+  https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Order
+* Spot has no reduce-only and no combined stop-loss + take-profit on one balance (an OCO
+  would be needed), so protective orders are left to the futures classes.
+"""
+
+from typing import Any
+
+from app.domain.enums import OrderSide
+from app.execution.venues.base import OrderRequest
+from app.execution.venues.ccxt_venue import CcxtVenue
+
+
+class BinanceVenue(CcxtVenue):
+    duplicate_messages = ("Duplicate order sent",)
+    default_options = {"warnOnFetchOpenOrdersWithoutSymbol": False}
+
+    @property
+    def supports_protective_orders(self) -> bool:  # type: ignore[override]
+        return self.name != "binance"
+
+    def lookup_params(self, client_order_id: str) -> dict[str, Any]:
+        return {"origClientOrderId": self.venue_client_order_id(client_order_id)}
+
+    def position_params(self, request: OrderRequest) -> dict[str, Any]:
+        """Hedge mode (``options['hedged']``): the position side an order acts on."""
+        if not (self.is_contract(request.symbol) and self.exchange.options.get("hedged")):
+            return {}
+        opening_long = request.side == OrderSide.BUY
+        long_side = opening_long != request.reduce_only
+        return {"positionSide": "LONG" if long_side else "SHORT"}
+
+    def order_params(self, request: OrderRequest) -> dict[str, Any]:
+        params = super().order_params(request)
+        if "positionSide" in params:
+            params.pop("reduceOnly", None)  # -1106 in hedge mode: the position side says it
+        return params
