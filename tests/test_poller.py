@@ -172,3 +172,29 @@ def test_poller_config_is_read_from_the_toml_file_and_errors_name_the_key(tmp_pa
                                                 'markets = [{symbol = "BTCUSDT"}]\n'))
     with pytest.raises(ConfigError, match=r"pollers\.apindicators\.markets\.0\.timeframe"):
         load_config(missing)
+
+
+def test_the_scheduler_process_polls_the_configured_prediction_api(db, prediction_api, tmp_path):
+    import os
+
+    from tests.processes import spawn, stop, wait_for
+
+    PredictionApi.answers[("BTCUSDT", "4h")] = prediction("BTCUSDT", "4h", "HOLD")
+    path = tmp_path / "tradewire.toml"
+    path.write_text(
+        f'[pollers.apindicators]\nbase_url = "{prediction_api}"\napi_key_env = "APINDICATORS_KEY"\n'
+        'strategy = "default"\ninterval_seconds = 60\nmarkets = [{symbol = "BTCUSDT", timeframe = "4h"}]\n'
+    )
+    env = {**os.environ, **ENV, "TRADEWIRE_CONFIG": str(path)}
+    scheduler = spawn(["scheduler"], env, tmp_path / "scheduler.log")
+
+    def recorded():
+        with unit_of_work() as session:
+            return session.execute(select(SignalRecord.status).where(SignalRecord.source == "prediction")).scalars().all()
+
+    try:
+        statuses = wait_for(recorded, 20, "the scheduler to record the polled prediction")
+    finally:
+        stop(scheduler)
+    assert statuses == ["accepted"]  # a HOLD is recorded and places nothing
+    assert PredictionApi.seen[0]["query"] == {"symbol": "BTCUSDT", "timeframe": "4h"}

@@ -1,12 +1,18 @@
 """The scheduler process: the sweeper every ``sweeper_interval_seconds``; the reconciler at
-start and every ``reconcile_interval_seconds``; probes of venues whose circuit breaker is open."""
+start and every ``reconcile_interval_seconds``; probes of venues whose circuit breaker is open;
+and, in a thread of its own (its HTTP calls must not delay the sweeper), the prediction
+pollers of the configuration file at their intervals."""
 
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from app.config import Settings
+from app.config_file import load_config
+from app.ingest.poller import poll_once
 from app.jobs.reconciler import probe_open_breakers, reconcile
 from app.jobs.sweeper import sweep
 
@@ -22,6 +28,9 @@ def run_scheduler(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    config = load_config(settings.config)
+    if config.pollers:
+        threading.Thread(target=_poll_forever, args=(config, lambda: running), daemon=True, name="pollers").start()
     next_reconcile = time.monotonic()  # at start
     while running:
         _guarded("sweeper", lambda: sweep(settings.sweeper_grace_seconds))
@@ -40,3 +49,11 @@ def _guarded(name: str, task: Callable[[], object]) -> None:
         task()
     except Exception:
         log.exception("%s pass failed; retrying next interval", name)
+
+
+def _poll_forever(config: object, running: Callable[[], bool]) -> None:
+    """Run due pollers about once a second until the scheduler stops."""
+    last_polled: dict[str, datetime] = {}
+    while running():
+        _guarded("prediction poller", lambda: poll_once(config, datetime.now(UTC), last_polled=last_polled))  # type: ignore[arg-type]
+        time.sleep(1.0)
