@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    text,
     Boolean,
     DateTime,
     ForeignKey,
@@ -130,7 +131,17 @@ class OrderIntentRecord(Base):
     """An approved, venue-agnostic order: the outbox row a worker executes."""
 
     __tablename__ = "order_intents"
-    __table_args__ = (Index("ix_order_intents_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_order_intents_status_created", "status", "created_at"),
+        # Risk reads these under the account's lock (app.risk.state): keep them index-only.
+        Index("ix_order_intents_account_created", "account_id", "created_at"),
+        Index("ix_order_intents_account_symbol_created", "account_id", "symbol", "created_at"),
+        Index(
+            "ix_order_intents_account_live",
+            "account_id",
+            postgresql_where=text("status IN ('pending', 'submitting')"),
+        ),
+    )
     id: Mapped[uuid.UUID] = _id()
     signal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("signals.id"), index=True)
     decision_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("risk_decisions.id"))
@@ -205,7 +216,7 @@ class FillRecord(Base):
     """A trade on a venue: ``quantity`` in base units, ``price`` quote per base, ``fee`` in ``fee_currency``."""
 
     __tablename__ = "fills"
-    __table_args__ = (UniqueConstraint("venue", "trade_id"),)
+    __table_args__ = (UniqueConstraint("venue", "trade_id"), Index("ix_fills_account_ts_event", "account_id", "ts_event"))
     id: Mapped[uuid.UUID] = _id()
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
