@@ -50,8 +50,9 @@ def throwaway():
 class Stream:
     """Posts one alert every ``interval`` seconds from a thread; keeps every answer."""
 
-    def __init__(self, base: str, token: str, interval: float = 0.05) -> None:
-        self.base, self.token, self.interval = base, token, interval
+    def __init__(self, base: str, token: str, interval: float = 0.05, symbols: list[str] = SYMBOLS,
+                 price: str = "10") -> None:
+        self.base, self.token, self.interval, self.symbols, self.price = base, token, interval, symbols, price
         self.answers: list[tuple[int, dict]] = []
         self.running = True
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -60,8 +61,8 @@ class Stream:
         n = 0
         with httpx.Client(timeout=5) as client:
             while self.running:
-                body = {"tradewire": 1, "symbol": f"BINANCE:{SYMBOLS[n % len(SYMBOLS)]}USDT", "action": "buy",
-                        "size": "10", "size_unit": "quote", "price": "10", "idempotency_key": f"fault-{n}"}
+                body = {"tradewire": 1, "symbol": f"BINANCE:{self.symbols[n % len(self.symbols)]}USDT", "action": "buy",
+                        "size": "10", "size_unit": "quote", "price": self.price, "idempotency_key": f"fault-{n}"}
                 try:
                     answer = client.post(f"{self.base}/webhooks/tradingview/{self.token}", content=json.dumps(body))
                     self.answers.append((answer.status_code, answer.json()))
@@ -145,3 +146,78 @@ def _check_invariants(database_url: str, accepted: list[str], answers: list) -> 
             "select count(*) from order_intents i where not exists (select 1 from orders o where o.intent_id = i.id)"
         ).fetchone()[0]
         assert without_order == 0, "an accepted intent never reached the venue"
+
+
+def test_venue_delays_before_and_after_storing_and_a_killed_worker_place_each_order_once(throwaway):
+    """A stream of alerts to a Binance account (the fake Binance REST server, real ccxt) while
+    the venue delays its answers past our timeout, before and after storing, and a worker is
+    SIGKILLed: every intent ends with at most one order on the venue, settled or visibly in doubt."""
+    from tests.venues import start_fake_binance
+    from tests.venues.ccxt_helpers import SPOT_ONLY_OPTIONS
+
+    pg, redis, root = throwaway
+    fake = start_fake_binance(balances={"USDT": "1000000"})
+    port = free_port()
+    config = root / "tradewire.toml"
+    config.write_text(
+        '[accounts.binance-fake]\nvenue = "binance"\napi_key_env = "TW_FAULT_KEY"\nsecret_env = "TW_FAULT_SECRET"\n'
+        f'api_url = "{fake.url}"\noptions = {json.dumps(SPOT_ONLY_OPTIONS).replace(":", " =")}\n'
+    )
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRADEWIRE_")},
+           "TRADEWIRE_DATABASE_URL": pg.url.rsplit("/", 1)[0] + "/tradewire", "TRADEWIRE_REDIS_URL": redis.url,
+           "TRADEWIRE_PORT": str(port), "TRADEWIRE_DATA_DIR": str(root / "data"), "TRADEWIRE_ADMIN_TOKEN": ADMIN_TOKEN,
+           "TRADEWIRE_CONFIG": str(config), "TW_FAULT_KEY": fake.api_key, "TW_FAULT_SECRET": fake.secret,
+           "TRADEWIRE_SWEEPER_GRACE_SECONDS": "1", "TRADEWIRE_SWEEPER_INTERVAL_SECONDS": "0.5",
+           "TRADEWIRE_VENUE_TIMEOUT_MS": "500", "TRADEWIRE_ORDER_LOOKUP_GRACE_SECONDS": "2",
+           "TRADEWIRE_RECONCILE_INTERVAL_SECONDS": "1"}
+    database_url = env["TRADEWIRE_DATABASE_URL"]
+    assert spawn(["migrate"], env, root / "migrate.log").wait(timeout=60) == 0, (root / "migrate.log").read_text()
+    added = spawn(["strategy", "add", "fault-stream", "--account", "binance-fake"], env, root / "strategy.log")
+    assert added.wait(timeout=60) == 0
+    token = _webhook_token((root / "strategy.log").read_text())
+    api = spawn(["api"], env, root / "api.log")
+    scheduler = spawn(["scheduler"], env, root / "scheduler.log")
+    workers = [spawn(["worker"], env, root / f"worker{n}.log") for n in range(2)]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: ready(base), 30, "the API")
+        wait_for(lambda: _markets_loaded(database_url), 30, "the workers to load Binance's markets")
+        with Stream(base, token, interval=0.1, symbols=["BTC", "ETH"], price="3000"):
+            time.sleep(1)
+            fake.inject("/api/v3/order", "delay_before_store", method="POST", count=3, delay=1.2)
+            time.sleep(2)
+            fake.inject("/api/v3/order", "delay_after_store", method="POST", count=3, delay=1.2)
+            time.sleep(2)
+            fake.inject("/api/v3/order", "delay_after_store", method="POST", count=1, delay=3)
+            time.sleep(0.3)
+            os.killpg(workers[0].pid, signal.SIGKILL)
+            workers[0] = spawn(["worker"], env, root / "worker2.log")
+            time.sleep(3)
+        wait_for(lambda: _settled(database_url), 60, "every intent to settle")
+    finally:
+        for process in [api, scheduler, *workers]:
+            stop(process)
+        fake.stop()
+    with psycopg.connect(database_url) as c:
+        intents = c.execute("select client_order_id, status from order_intents").fetchall()
+        fills = c.execute("select count(*) from fills").fetchone()[0]
+        in_doubt = c.execute("select count(distinct order_id) from order_events where reason like 'in doubt%'").fetchone()[0]
+    print(f"intents {len(intents)}, fills {fills}, orders that went in doubt {in_doubt}, "
+          f"venue orders {len(fake.orders)}")
+    assert len(intents) > 30
+    assert in_doubt >= 3, "the injected delays should have put orders in doubt"
+    assert all(fake.count_orders(cid) <= 1 for cid, _ in intents), "an intent has two orders on the venue"
+    assert sum(fake.count_orders(cid) for cid, _ in intents) == fills == sum(1 for _, st in intents if st == "done")
+    assert fake.unknown_requests == [] and fake.server_errors == []
+
+
+def _webhook_token(printed: str) -> str:
+    for line in printed.splitlines():
+        if "/webhooks/tradingview/" in line:
+            return line.rsplit("/", 1)[1].strip()
+    raise AssertionError(f"no webhook URL printed: {printed}")
+
+
+def _markets_loaded(database_url: str) -> bool:
+    with psycopg.connect(database_url) as c:
+        return c.execute("select count(*) from markets where venue = 'binance'").fetchone()[0] > 0
