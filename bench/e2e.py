@@ -19,7 +19,7 @@ import psycopg
 
 from bench import loadgen
 from bench.ingest import make_payloads
-from bench.stack import stack
+from bench.stack import SYMBOLS, stack
 
 STAGES = ("decided", "enqueued", "claimed", "submitted", "acknowledged", "filled")
 QUERY = """
@@ -43,14 +43,55 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--api-workers", type=int, default=2)
     parser.add_argument("--rq-workers", type=int, default=2)
+    parser.add_argument("--venue", choices=["paper", "binance"], default="paper")
     args = parser.parse_args()
-    config = '[accounts.paper]\nstarting_balance = 100000000\n'
-    with stack(api_workers=args.api_workers, rq_workers=args.rq_workers, config=config) as s:
-        port = int(s["base"].rsplit(":", 1)[1])
-        result = asyncio.run(loadgen.run("127.0.0.1", port, args.rate, args.duration, make_payloads([s["token"]])))
-        expected = result.statuses.get(202, 0)
-        rows = wait_for_fills(s["database_url"], expected)
+    fake, config, extra_env = None, "[accounts.paper]\nstarting_balance = 100000000\n", {}
+    if args.venue == "binance":
+        fake, config, extra_env = _fake_binance()
+    try:
+        with stack(api_workers=args.api_workers, rq_workers=args.rq_workers, config=config, extra_env=extra_env) as s:
+            token = s["token"] if fake is None else _strategy_on(s["env"], "binance-fake")
+            if fake is not None:
+                _wait_markets(s["database_url"])
+            port = int(s["base"].rsplit(":", 1)[1])
+            result = asyncio.run(loadgen.run("127.0.0.1", port, args.rate, args.duration, make_payloads([token])))
+            rows = wait_for_fills(s["database_url"], result.statuses.get(202, 0))
+    finally:
+        if fake is not None:
+            fake.stop()
     report(rows, result, args)
+
+
+def _fake_binance() -> tuple[object, str, dict[str, str]]:
+    """The test suite's fake Binance REST server (signatures verified), and an account on it."""
+    from tests.venues import start_fake_binance
+    from tests.venues.ccxt_helpers import SPOT_ONLY_OPTIONS
+
+    symbols = [f"{s}/USDT" for s in SYMBOLS]
+    fake = start_fake_binance(markets=symbols, prices={s: "0.0027486" for s in symbols},
+                              balances={"USDT": "1000000000"})
+    options = json.dumps(SPOT_ONLY_OPTIONS).replace(":", " =")
+    config = ('[accounts.binance-fake]\nvenue = "binance"\napi_key_env = "BENCH_BINANCE_KEY"\n'
+              f'secret_env = "BENCH_BINANCE_SECRET"\napi_url = "{fake.url}"\noptions = {options}\n')
+    return fake, config, {"BENCH_BINANCE_KEY": fake.api_key, "BENCH_BINANCE_SECRET": fake.secret}
+
+
+def _strategy_on(env: dict[str, str], account: str) -> str:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "app.cli", "strategy", "add", "bench-venue", "--account", account],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    return next(line for line in out.splitlines() if "/webhooks/tradingview/" in line).rsplit("/", 1)[1].strip()
+
+
+def _wait_markets(database_url: str) -> None:
+    deadline = time.monotonic() + 30
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while conn.execute("select count(*) from markets").fetchone()[0] == 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("workers did not load the venue's markets")
+            time.sleep(0.2)
 
 
 def wait_for_fills(database_url: str, expected: int, timeout: float = 60) -> list[tuple]:
@@ -78,7 +119,7 @@ def report(rows: list[tuple], result: loadgen.Result, args: argparse.Namespace) 
             totals["acknowledged"].append((steps[4] - received).total_seconds() * 1000)
         if steps[5] is not None:
             totals["filled"].append((steps[5] - received).total_seconds() * 1000)
-    print(f"\ne2e at {args.rate:.0f} signals/s for {args.duration:.0f} s, paper venue, {args.api_workers} API / "
+    print(f"\ne2e at {args.rate:.0f} signals/s for {args.duration:.0f} s, {args.venue} venue, {args.api_workers} API / "
           f"{args.rq_workers} RQ workers: {len(totals['filled'])} fills of {result.statuses.get(202, 0)} accepted")
     print(f"{'stage':<28} {'p50 ms':>8} {'p99 ms':>8}")
     for name in STAGES:
@@ -86,7 +127,7 @@ def report(rows: list[tuple], result: loadgen.Result, args: argparse.Namespace) 
         print(f"{'  → ' + name:<28} {percentile(values, 50):>8.2f} {percentile(values, 99):>8.2f}")
     for name, values in totals.items():
         print(f"{'received → ' + name:<28} {percentile(values, 50):>8.2f} {percentile(values, 99):>8.2f}")
-    print(json.dumps({"bench": "e2e", "rate": args.rate, "ingest": result.summary(),
+    print(json.dumps({"bench": "e2e", "venue": args.venue, "rate": args.rate, "ingest": result.summary(),
                       "stages": {k: {"p50": percentile(v, 50), "p99": percentile(v, 99)} for k, v in per_stage.items()},
                       "totals": {k: {"p50": percentile(v, 50), "p99": percentile(v, 99),
                                      "mean": statistics.fmean(v) if v else None} for k, v in totals.items()}}))
