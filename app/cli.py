@@ -45,7 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     add.add_argument("--account", default="paper")
     args = parser.parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from app.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     handlers = {"up": cmd_up, "api": cmd_api, "worker": cmd_worker, "scheduler": cmd_scheduler, "migrate": cmd_migrate}
     try:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.errors import ConfigError
 
@@ -62,11 +62,82 @@ class StrategyConfig(BaseModel):
     on_opposite_signal: Literal["reverse", "reduce"] = "reverse"
 
 
+class PollerMarket(BaseModel):
+    """One (symbol, timeframe) a poller asks for, passed through as the query's values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(min_length=1, description="as the prediction API spells it, e.g. BTCUSDT")
+    timeframe: str = Field(min_length=1, description="as the prediction API spells it, e.g. 4h")
+
+
+class PollerConfig(BaseModel):
+    """A prediction API polled by the scheduler (``[pollers.NAME]``): ``GET
+    {base_url}/v1/predictions?symbol=&timeframe=`` with ``Authorization: Bearer`` the value of
+    the environment variable ``api_key_env``, every ``interval_seconds``, for each market; each
+    answer is ingested as a ``prediction`` signal of ``strategy``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(pattern=r"^https?://\S+$", description="e.g. https://api.example.com (no /v1)")
+    api_key_env: str = Field(min_length=1, description="name of the environment variable holding the key")
+    strategy: str = Field(min_length=1, description="strategy (by name) the predictions are ingested for")
+    interval_seconds: int = Field(default=300, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    markets: list[PollerMarket] = Field(min_length=1)
+
+
+EVENT_KINDS = ("fill", "rejection", "venue_error", "order_in_doubt", "trading_state_change", "daily_loss_limit")
+EventKind = Literal["fill", "rejection", "venue_error", "order_in_doubt", "trading_state_change", "daily_loss_limit", "*"]
+
+
+class ChannelConfig(BaseModel):
+    """A notification channel (``[notifications.channels.NAME]``) and the event kinds it gets
+    (``"*"``: all). Secrets are named by environment variable, never written in the file:
+    telegram ``token_env`` (the bot token) + ``chat_id``; discord / slack / webhook
+    ``url_env`` (the webhook URL is the secret) or ``url`` (a URL that is not secret)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["telegram", "discord", "slack", "webhook"]
+    events: list[EventKind] = Field(default_factory=lambda: ["*"], min_length=1)
+    url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    url_env: str | None = None
+    token_env: str | None = None
+    chat_id: str | None = None
+    base_url: str = Field(default="https://api.telegram.org", pattern=r"^https?://\S+$",
+                          description="Telegram Bot API base (a local stand-in in tests)")
+    secret_env: str | None = Field(default=None, description="webhook: HMAC-SHA256 key for X-Tradewire-Signature")
+    timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+
+    @model_validator(mode="after")
+    def _destination(self) -> "ChannelConfig":
+        if self.type == "telegram" and not (self.token_env and self.chat_id):
+            raise ValueError("a telegram channel needs token_env and chat_id")
+        if self.type != "telegram" and not (self.url or self.url_env):
+            raise ValueError(f"a {self.type} channel needs url_env (or url)")
+        return self
+
+    def subscribes(self, kind: str) -> bool:
+        return "*" in self.events or kind in self.events
+
+
+class NotificationsConfig(BaseModel):
+    """``[notifications]``: channels by name, and the waits (seconds) between delivery retries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    retry_intervals_seconds: list[int] = Field(default_factory=lambda: [10, 60, 300, 900], max_length=10)
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     accounts: dict[str, AccountConfig] = Field(default_factory=lambda: {"paper": AccountConfig()})
     strategies: dict[str, StrategyConfig] = Field(default_factory=dict)
+    pollers: dict[str, PollerConfig] = Field(default_factory=dict)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
 
 def load_config(path: Path | None) -> FileConfig:

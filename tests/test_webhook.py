@@ -55,7 +55,7 @@ def test_corpus01_alert_becomes_a_paper_fill_and_a_long_position(client, db, adm
     assert order["fills"][0]["price"] == "0.0027486"
     assert order["fills"][0]["fee"] == "0.027486"  # 0.1% of 27.486 USDT
     assert [s["step"] for s in trace["timeline"]] == [
-        "received", "decided", "enqueued", "claimed", "submitted", "acknowledged", "filled"
+        "received", "parsed", "decided", "enqueued", "claimed", "submitted", "acknowledged", "filled"
     ]
     assert position("DOGE/USDT") == Decimal("10000")
     balances = client.get("/api/v1/accounts", headers=admin).json()[0]["balances"]
