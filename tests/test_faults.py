@@ -87,7 +87,8 @@ def test_signals_survive_redis_and_postgresql_restarts_and_a_killed_worker(throw
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRADEWIRE_")},
            "TRADEWIRE_DATABASE_URL": database_url, "TRADEWIRE_REDIS_URL": redis.url, "TRADEWIRE_PORT": str(port),
            "TRADEWIRE_DATA_DIR": str(root / "data"), "TRADEWIRE_ADMIN_TOKEN": ADMIN_TOKEN,
-           "TRADEWIRE_SWEEPER_GRACE_SECONDS": "1", "TRADEWIRE_SWEEPER_INTERVAL_SECONDS": "0.5"}
+           "TRADEWIRE_SWEEPER_GRACE_SECONDS": "1", "TRADEWIRE_SWEEPER_INTERVAL_SECONDS": "0.5",
+           "TRADEWIRE_ORDER_LOOKUP_GRACE_SECONDS": "2", "TRADEWIRE_RECONCILE_INTERVAL_SECONDS": "1"}
     assert spawn(["migrate"], env, root / "migrate.log").wait(timeout=60) == 0
     token = (root / "data" / "default_strategy_token").read_text().strip()
     api = spawn(["api"], env, root / "api.log")
@@ -109,7 +110,7 @@ def test_signals_survive_redis_and_postgresql_restarts_and_a_killed_worker(throw
             time.sleep(2)
             pg.start()
             time.sleep(4)
-        wait_for(lambda: _settled(database_url), 60, "every intent to settle")
+        wait_for(lambda: _settled(database_url), 90, f"every intent to settle ({_unsettled(database_url)})")
         statuses = Counter(code for code, _ in stream.answers)
     finally:
         for process in [api, scheduler, *workers]:
@@ -120,6 +121,14 @@ def test_signals_survive_redis_and_postgresql_restarts_and_a_killed_worker(throw
     assert all(body["code"] == "service_unavailable" for code, body in stream.answers if code == 503)
     accepted = [body["signal_id"] for code, body in stream.answers if code == 202]
     _check_invariants(database_url, accepted, stream.answers)
+
+
+def _unsettled(database_url: str) -> list:
+    with psycopg.connect(database_url) as c:
+        return c.execute(
+            "select i.status, o.status, o.reason from order_intents i left join orders o on o.intent_id = i.id "
+            "where i.status in ('pending', 'submitting')"
+        ).fetchall()
 
 
 def _settled(database_url: str) -> bool:
@@ -193,7 +202,7 @@ def test_venue_delays_before_and_after_storing_and_a_killed_worker_place_each_or
             os.killpg(workers[0].pid, signal.SIGKILL)
             workers[0] = spawn(["worker"], env, root / "worker2.log")
             time.sleep(3)
-        wait_for(lambda: _settled(database_url), 60, "every intent to settle")
+        wait_for(lambda: _settled(database_url), 90, f"every intent to settle ({_unsettled(database_url)})")
     finally:
         for process in [api, scheduler, *workers]:
             stop(process)

@@ -190,3 +190,27 @@ def test_new_strategy_gets_a_token_and_a_webhook_url_that_works(client, db, admi
 
 def test_readyz_reports_postgresql_and_redis(client):
     assert client.get("/readyz").json() == {"status": "ready", "checks": {"postgresql": "ok", "redis": "ok"}}
+
+
+def test_sweeper_takes_back_a_job_whose_worker_died_before_claiming_it(client, db):
+    from datetime import timedelta
+
+    from rq.job import Job, JobStatus
+
+    from app.jobs.queue import get_queue, get_redis
+    from app.jobs.sweeper import sweep
+
+    post(client, db, corpus01_with_token(db))
+    with unit_of_work() as session:
+        intent = session.execute(select(OrderIntentRecord)).scalar_one()
+        job = Job.fetch(intent.client_order_id, connection=get_redis())
+    get_queue("paper").remove(job)
+    job.set_status(JobStatus.STARTED)  # a worker took the job, then was SIGKILLed before its claim
+    assert sweep(grace_seconds=0) == 0  # a started job is left alone at first
+    with unit_of_work() as session:
+        session.execute(
+            OrderIntentRecord.__table__.update().values(created_at=OrderIntentRecord.created_at - timedelta(seconds=60))
+        )
+    assert sweep(grace_seconds=0) == 1
+    drain_queues()
+    assert count(FillRecord) == 1

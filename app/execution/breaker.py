@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.config import get_settings
 from app.db import unit_of_work
+from app.notify import notify_on_commit
 from app.persistence.models import VenueBreakerRecord
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,10 @@ def record_failure(venue: str, error: str) -> bool:
         if row.opened_at is not None or row.consecutive_failures < threshold:
             return False
         session.execute(update(VenueBreakerRecord).where(VenueBreakerRecord.venue == venue).values(opened_at=now))
+        notify_on_commit(session, "venue_error", {
+            "venue": venue, "error": "circuit_breaker_open",
+            "message": f"{row.consecutive_failures} consecutive failures; last: {error}",
+        })
     log.error(
         "circuit breaker OPEN for venue %s after %d consecutive failures; its intents wait until a probe succeeds "
         "(last error: %s)", venue, row.consecutive_failures, error,

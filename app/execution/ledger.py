@@ -14,6 +14,7 @@ from app.domain.orders import TERMINAL, TRANSITIONS, OrderStatus, path_to
 from app.domain.positions import PositionState, apply_fill
 from app.domain.symbols import base_quote
 from app.execution.venues.base import Trade, VenueOrder
+from app.notify import notify_on_commit
 from app.persistence.models import FillRecord, OrderEventRecord, OrderIntentRecord, OrderRecord, PositionRecord
 
 
@@ -43,6 +44,10 @@ def record_rejection(session: Session, order_id: uuid.UUID, reason: str) -> None
     order.in_doubt_since = None
     transition(session, order, OrderStatus.REJECTED, reason=reason, ts_event=datetime.now(UTC))
     _finish_intent(session, order.intent_id, IntentStatus.FAILED)
+    notify_on_commit(session, "rejection", {
+        "account_id": order.account_id, "venue": order.venue, "symbol": order.symbol, "side": order.side,
+        "quantity": order.quantity, "client_order_id": order.client_order_id, "reason": reason,
+    })
 
 
 def record_venue_order(session: Session, order_id: uuid.UUID, venue: str, result: VenueOrder) -> OrderStatus:
@@ -94,6 +99,11 @@ def mark_in_doubt(session: Session, order_id: uuid.UUID, reason: str) -> bool:
     if OrderStatus(order.status) != OrderStatus.SUBMITTED:
         return False
     now, text = datetime.now(UTC), f"in doubt: {reason}"
+    if order.in_doubt_since is None:
+        notify_on_commit(session, "order_in_doubt", {
+            "account_id": order.account_id, "venue": order.venue, "symbol": order.symbol,
+            "client_order_id": order.client_order_id, "intent_id": order.intent_id, "error": reason,
+        })
     order.in_doubt_since = order.in_doubt_since or now
     if order.reason != text:  # a repeated look-up with the same finding adds no event
         order.reason = text
@@ -162,6 +172,11 @@ def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade)
         return  # this trade was recorded before
     realized = _apply_to_position(session, order, trade)
     session.execute(update(FillRecord).where(FillRecord.id == fill_id).values(realized_pnl=realized))
+    notify_on_commit(session, "fill", {
+        "account_id": order.account_id, "venue": venue, "symbol": order.symbol, "side": order.side,
+        "quantity": trade.quantity, "price": trade.price, "fee": trade.fee, "fee_currency": trade.fee_currency,
+        "realized_pnl": realized, "client_order_id": order.client_order_id,
+    })
 
 
 def _apply_to_position(session: Session, order: OrderRecord, trade: Trade) -> Decimal:

@@ -20,6 +20,7 @@ from app.errors import SignalParseError
 from app.ingest import outbox, parsers
 from app.ingest.parsers.body import redact
 from app.jobs.queue import enqueue_cancel, enqueue_intent
+from app.notify import notify_on_commit
 from app.persistence.models import SignalRecord
 from app.persistence.repositories import StrategyRef
 from app.risk.engine import evaluate
@@ -111,9 +112,23 @@ def _record(session: Session, record: SignalRecord, signal: Signal, loaded: Load
     if not written:
         return _record_duplicate(session, record, signal)
     if decision.trading_state_change is not None:
-        record_state_change(session, loaded.account_id, decision.trading_state_change, DAILY_LOSS_REASON)
+        _switch_state(session, loaded, decision)
     cancel = loaded.account_id if decision.approved and signal.action == Action.CANCEL else None
     return IngestResult(record.id, status, decision.reason, queued, cancel_account_id=cancel, symbol=signal.symbol)
+
+
+def _switch_state(session: Session, loaded: Loaded, decision: RiskDecision) -> None:
+    """The daily loss limit was hit: persist the account's new state and tell the operator."""
+    state = loaded.context.state
+    record_state_change(session, loaded.account_id, decision.trading_state_change, DAILY_LOSS_REASON)
+    notify_on_commit(session, "daily_loss_limit", {
+        "account_id": loaded.account_id, "state": decision.trading_state_change,
+        "realized_pnl_today": state.realized_pnl_today, "limit": loaded.context.limits.daily_loss_limit,
+    })
+    notify_on_commit(session, "trading_state_change", {
+        "account_id": loaded.account_id, "from": state.trading_state, "to": decision.trading_state_change,
+        "reason": DAILY_LOSS_REASON,
+    })
 
 
 _SIGNALS = SignalRecord.__table__

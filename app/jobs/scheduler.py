@@ -15,6 +15,7 @@ from app.config_file import load_config
 from app.ingest.poller import poll_once
 from app.jobs.reconciler import probe_open_breakers, reconcile
 from app.jobs.sweeper import sweep
+from app.notify.jobs import promote_due_retries
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def run_scheduler(settings: Settings) -> int:
     while running:
         _guarded("sweeper", lambda: sweep(settings.sweeper_grace_seconds))
         _guarded("breaker probe", probe_open_breakers)
+        _guarded("notification retries", promote_due_retries)
         if time.monotonic() >= next_reconcile:
             _guarded("reconciler", reconcile)
             next_reconcile = time.monotonic() + settings.reconcile_interval_seconds

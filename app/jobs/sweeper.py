@@ -14,7 +14,11 @@ from app.jobs.queue import enqueue_intent, get_redis
 from app.persistence.models import OrderIntentRecord
 
 log = logging.getLogger(__name__)
-_LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+_WAITING = {JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+# A worker claims its intent milliseconds after starting the job. A job still "started"
+# while its intent stays pending this long belongs to a worker that died (SIGKILL, OOM):
+# RQ itself only notices when the dead worker's registration expires, minutes later.
+STALE_STARTED_SECONDS = 10.0
 
 
 def sweep(grace_seconds: float, limit: int = 500) -> int:
@@ -32,7 +36,9 @@ def sweep(grace_seconds: float, limit: int = 500) -> int:
     )
     with unit_of_work() as session:
         rows = session.execute(
-            select(OrderIntentRecord.id, OrderIntentRecord.client_order_id, OrderIntentRecord.venue)
+            select(
+                OrderIntentRecord.id, OrderIntentRecord.client_order_id, OrderIntentRecord.venue, OrderIntentRecord.created_at
+            )
             .where(
                 OrderIntentRecord.status == IntentStatus.PENDING.value,
                 OrderIntentRecord.created_at < cutoff,
@@ -42,8 +48,9 @@ def sweep(grace_seconds: float, limit: int = 500) -> int:
             .limit(limit)
         ).all()
     count = 0
-    for intent_id, client_order_id, venue in rows:
-        if _job_is_live(client_order_id):
+    stale_before = datetime.now(UTC) - timedelta(seconds=max(STALE_STARTED_SECONDS, grace_seconds))
+    for intent_id, client_order_id, venue, created_at in rows:
+        if _job_is_live(client_order_id, started_may_be_dead=created_at < stale_before):
             continue
         if enqueue_intent(intent_id, client_order_id, venue):
             count += 1
@@ -52,8 +59,11 @@ def sweep(grace_seconds: float, limit: int = 500) -> int:
     return count
 
 
-def _job_is_live(job_id: str) -> bool:
+def _job_is_live(job_id: str, *, started_may_be_dead: bool) -> bool:
+    """Queued jobs are live; a started one unless its intent waited past the stale limit.
+    Running a job twice is harmless: the worker's claim is a conditional update."""
     try:
-        return Job.fetch(job_id, connection=get_redis()).get_status() in _LIVE
+        status = Job.fetch(job_id, connection=get_redis()).get_status()
     except Exception:  # NoSuchJobError, or Redis down (enqueue will then fail too)
         return False
+    return status in _WAITING or (status == JobStatus.STARTED and not started_may_be_dead)

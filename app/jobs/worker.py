@@ -15,6 +15,7 @@ from app.errors import AppError
 from app.execution.markets import refresh_markets_if_stale, snapshot_balances
 from app.execution.venues.registry import venue_for
 from app.jobs.queue import get_queue, get_redis
+from app.notify.jobs import get_notify_queue
 from app.persistence.models import Account
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def run_worker(venues: list[str] | None = None, *, burst: bool = False) -> int:
     """Serve the venue queues until stopped (or until empty with ``burst``)."""
     venues = venues or configured_venues()
     warm_up(venues)
-    queues = [get_queue(v) for v in venues]
+    queues = [get_queue(v) for v in venues] + [get_notify_queue()]
     worker = SimpleWorker(queues, connection=get_redis(), name=f"tradewire-{uuid.uuid4().hex[:8]}")
     log.info("worker serving %s", ", ".join(q.name for q in queues))
     worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
