@@ -191,3 +191,24 @@ def test_notify_never_raises(receiver, monkeypatch):
         monkeypatch.undo()
         get_settings.cache_clear()
         reset_redis()
+
+
+def test_an_alert_filled_by_the_worker_and_a_venue_rejection_reach_their_channels(client, receiver):
+    """Through the real pipeline: webhook → risk → worker fill (Slack, Discord) and a paper
+    rejection for insufficient funds (the signed webhook)."""
+    from tests.conftest import corpus01_with_token, drain_queues
+
+    from app.bootstrap import ensure_defaults
+    from app.config import get_settings
+
+    with unit_of_work() as session:
+        token = ensure_defaults(session, get_settings())
+    assert client.post(f"/webhooks/tradingview/{token}", content=corpus01_with_token(token)).status_code == 202
+    big = {"tradewire": 1, "symbol": "BINANCE:BTCUSDT", "action": "buy", "size": "1", "price": "60000"}
+    assert client.post(f"/webhooks/tradingview/{token}", content=json.dumps(big)).status_code == 202
+    drain_queues()  # the venue jobs; their notifications go to the notify queue
+    run_notify_worker()
+    fill = json.loads(receiver.to("/slack")[0]["body"])["text"]
+    assert "BUY 10000 DOGE/USDT @ 0.0027486" in fill
+    rejection = json.loads(receiver.to("/hook")[0]["body"])
+    assert rejection["kind"] == "rejection" and "insufficient funds" in rejection["payload"]["reason"]
