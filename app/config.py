@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     paper_fee_rate: Decimal = Decimal("0.001")
     paper_slippage_bps: Decimal = Decimal("0")
     log_level: str = "INFO"
+    api_threads: int = Field(default=8, ge=1, description="Threads per API process running request handlers.")
     log_format: Literal["json", "text"] = Field(default="json", description="json: one JSON object per line (app.logs)")
     # Execution (issue 5): venue calls, the never-twice order lifecycle, reconciler, circuit breaker.
     venue_timeout_ms: int = Field(default=10_000, gt=0, description="HTTP timeout of one venue request, milliseconds.")

@@ -85,7 +85,9 @@ async def run(
 ) -> Result:
     """Send ``rate`` requests per second for ``duration`` seconds; ``make(i)`` gives (path, body)."""
     result = Result(rate, duration)
-    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    # LIFO: the most recently used connection first, so a low rate keeps few connections busy
+    # and none sits idle past the server's keep-alive timeout.
+    pool: asyncio.LifoQueue[Connection] = asyncio.LifoQueue()
     for _ in range(connections):
         pool.put_nowait(Connection(host, port))
     total = int(rate * duration)
@@ -97,7 +99,14 @@ async def run(
         raw = build_request(host, port, path, body)
         conn = await pool.get()
         try:
-            status = await conn.request(raw)
+            reused = conn.writer is not None
+            try:
+                status = await conn.request(raw)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                if not reused:
+                    raise
+                conn.close()  # the server closed an idle keep-alive connection: reconnect once
+                status = await conn.request(raw)
             result.statuses[status] = result.statuses.get(status, 0) + 1
             result.latencies_ms.append((time.perf_counter() - due) * 1000)
         except (OSError, asyncio.IncompleteReadError, ConnectionError, ValueError):

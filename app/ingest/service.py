@@ -91,7 +91,10 @@ def ingest(
         session.add(record)
         session.flush()
         raise InvalidSignal(SignalParseError(record.reason, field="account"), record.id)
-    loaded = load_context(session, strategy.account_id, strategy.id, signal, account_wide=strategy.account_wide_lock)
+    loaded = load_context(
+        session, strategy.account_id, strategy.id, signal,
+        account_wide=strategy.account_wide_lock, reads=strategy.risk_reads,
+    )
     decision = evaluate(loaded.context)
     return _record(session, record, signal, loaded, decision)
 

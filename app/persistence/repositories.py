@@ -26,6 +26,7 @@ class StrategyRef:
     account_id: uuid.UUID
     account_name: str
     account_wide_lock: bool = True
+    risk_reads: frozenset[str] | None = None  # None: read everything (see app.risk.state.OPTIONAL_READS)
 
 
 _BY_TOKEN_HASH = (
@@ -51,7 +52,7 @@ def strategy_by_token(session: Session, token: str) -> StrategyRef | None:
     if row is None:
         _strategy_cache.pop(token_hash, None)
         return None
-    ref = StrategyRef(*row[:4], account_wide_lock=needs_account_lock(row[4]))
+    ref = StrategyRef(*row[:4], account_wide_lock=needs_account_lock(row[4]), risk_reads=risk_reads(row[4]))
     if len(_strategy_cache) > 10_000:
         _strategy_cache.clear()
     _strategy_cache[token_hash] = (time.monotonic() + STRATEGY_CACHE_SECONDS, ref)
@@ -63,6 +64,19 @@ def needs_account_lock(account_settings: dict | None) -> bool:
     then its decisions are serialised on the account row; otherwise per (account, symbol)."""
     risk = (account_settings or {}).get("risk") or {}
     return risk.get("max_open_positions") is not None or risk.get("max_orders_per_minute") is not None
+
+
+def risk_reads(account_settings: dict | None) -> frozenset[str]:
+    """The optional state reads the account's limits use (``app.risk.state.OPTIONAL_READS``):
+    an account without an open-positions cap never counts open positions, and so on."""
+    risk = (account_settings or {}).get("risk") or {}
+    wanted = {
+        "open_symbols": risk.get("max_open_positions") is not None,
+        "orders_last_minute": risk.get("max_orders_per_minute") is not None,
+        "last_order_at": bool(risk.get("cooldown_seconds")),
+        "realized_today": risk.get("daily_loss_limit") is not None,
+    }
+    return frozenset(name for name, needed in wanted.items() if needed)
 
 
 def forget_strategies() -> None:

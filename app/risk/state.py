@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, bindparam, func, literal, select, union, update
+from sqlalchemy import BigInteger, Boolean, Select, bindparam, case, null, func, literal, select, union, update
 from sqlalchemy.orm import Session
 
 from app.config_file import AccountConfig, StrategyConfig
@@ -50,6 +50,7 @@ def load_context(
     *,
     lock: bool = True,
     account_wide: bool = True,
+    reads: frozenset[str] | None = None,
 ) -> Loaded:
     """The risk context for ``signal``, read in one query.
 
@@ -57,7 +58,8 @@ def load_context(
     account row when ``account_wide`` (the account has cross-symbol limits), else on
     (account, symbol) with a transaction-scoped advisory lock, so alerts for different
     symbols are decided in parallel and two alerts for one symbol never both act on the
-    same position.
+    same position. ``reads`` names the optional reads the account's limits need (None: all);
+    the others are not evaluated (a CASE keeps PostgreSQL from running their subqueries).
     """
     if lock:
         # A statement of its own: in READ COMMITTED the next statement's snapshot is taken
@@ -72,7 +74,8 @@ def load_context(
     row = session.connection().execute(
         _STATE,
         {"account_id": account_id, "strategy_id": strategy_id, "symbol": signal.symbol,
-         "minute_ago": now - timedelta(seconds=60), "midnight": midnight},
+         "minute_ago": now - timedelta(seconds=60), "midnight": midnight,
+         **{f"read_{name}": reads is None or name in reads for name in OPTIONAL_READS}},
     ).one()
     config = _account_config(row.settings)
     trading_state = TradingState(row.trading_state)
@@ -85,7 +88,7 @@ def load_context(
         position=row.position if row.position is not None else Decimal(0),
         equity=(cash or Decimal(0)) + (row.held_spot or Decimal(0)),
         open_symbols=frozenset(row.open_symbols or ()),
-        orders_last_minute=row.orders_last_minute,
+        orders_last_minute=row.orders_last_minute or 0,
         last_order_at=row.last_order_at,
         realized_pnl_today=row.realized_today or Decimal(0),
         daily_loss_armed=not (row.state_reason == OPERATOR_REASON and _since(row.state_changed_at, midnight)),
@@ -119,18 +122,25 @@ def _state_query() -> Select:
         select(func.sum(P.quantity * P.average_price)).where(
             P.account_id == account_id, P.quantity != 0, ~P.symbol.contains(":"), P.symbol.like(f"%/{QUOTE_HINT}")
         ).scalar_subquery().label("held_spot"),
-        func.array(select(open_symbols.c.symbol).scalar_subquery()).label("open_symbols"),
-        select(func.count()).where(I.account_id == account_id, I.created_at >= bindparam("minute_ago"))
-        .scalar_subquery().label("orders_last_minute"),
-        select(func.max(I.created_at)).where(I.account_id == account_id, I.symbol == symbol)
-        .scalar_subquery().label("last_order_at"),
-        select(func.sum(F.realized_pnl)).where(F.account_id == account_id, F.ts_event >= bindparam("midnight"))
-        .scalar_subquery().label("realized_today"),
+        _optional("open_symbols", func.array(select(open_symbols.c.symbol).scalar_subquery())),
+        _optional("orders_last_minute", select(func.count()).where(
+            I.account_id == account_id, I.created_at >= bindparam("minute_ago")).scalar_subquery()),
+        _optional("last_order_at", select(func.max(I.created_at)).where(
+            I.account_id == account_id, I.symbol == symbol).scalar_subquery()),
+        _optional("realized_today", select(func.sum(F.realized_pnl)).where(
+            F.account_id == account_id, F.ts_event >= bindparam("midnight")).scalar_subquery()),
         select(M.market).where(M.venue == a.venue, M.symbol == symbol).scalar_subquery().label("market"),
     ).where(a.id == account_id)
 
 
 QUOTE_HINT = "USDT"
+OPTIONAL_READS = ("open_symbols", "orders_last_minute", "last_order_at", "realized_today")
+
+
+def _optional(name: str, expression: Any) -> Any:
+    return case((bindparam(f"read_{name}", type_=Boolean), expression), else_=null()).label(name)
+
+
 _STATE = _state_query()
 _LOCK = select(Account.id).where(Account.id == bindparam("account_id")).with_for_update()
 _SYMBOL_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
