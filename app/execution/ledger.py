@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,8 @@ from app.domain.symbols import base_quote
 from app.execution.venues.base import Trade, VenueOrder
 from app.notify import notify_on_commit
 from app.persistence.models import FillRecord, OrderEventRecord, OrderIntentRecord, OrderRecord, PositionRecord
+
+_POSITIONS = "ledger.locked_positions"  # session.info: the positions this transaction has locked
 
 
 def transition(
@@ -50,16 +52,24 @@ def record_rejection(session: Session, order_id: uuid.UUID, reason: str) -> None
     })
 
 
-def record_venue_order(session: Session, order_id: uuid.UUID, venue: str, result: VenueOrder) -> OrderStatus:
+def record_venue_order(
+    session: Session, order_id: uuid.UUID, venue: str, result: VenueOrder, *, order: OrderRecord | None = None
+) -> OrderStatus:
     """Apply a venue's answer: new fills (skipping trade ids already stored), the position,
     the order's cumulative fill and state, and the intent's end when the order is terminal.
 
     Answers may arrive late or twice (a worker and the reconciler read the same order): a
     state the table cannot reach from the current one (FILLED → PARTIALLY_FILLED) is an older
     answer and changes nothing but new fills; an unchanged partial fill writes no event.
-    Returns the order's status afterwards.
+    Returns the order's status afterwards. ``order``: the row already locked by the caller
+    in this transaction (``lock_order``), not read again.
     """
-    order = _locked(session, order_id)
+    order = order if order is not None else _locked(session, order_id)
+    with session.no_autoflush:  # the order's changes are written once, at commit
+        return _apply_venue_order(session, order, venue, result)
+
+
+def _apply_venue_order(session: Session, order: OrderRecord, venue: str, result: VenueOrder) -> OrderStatus:
     if result.venue_order_id:
         order.venue_order_id = result.venue_order_id
     for trade in result.trades:
@@ -142,6 +152,37 @@ def is_terminal(session: Session, order_id: uuid.UUID) -> bool:
     return OrderStatus(_locked(session, order_id).status) in TERMINAL
 
 
+def lock_order(session: Session, order_id: uuid.UUID) -> OrderRecord:
+    """The order row, locked until the caller's transaction ends."""
+    return _locked(session, order_id)
+
+
+def insert_transitions(
+    session: Session, order_id: uuid.UUID, current: OrderStatus, new: OrderStatus, *, ts_event: datetime | None = None
+) -> None:
+    """The ``order_events`` rows of an order written by the caller with status ``new`` whose
+    state was ``current`` (as ``transition`` writes them, without loading the order)."""
+    rows, previous = [], current
+    for status in path_to(current, new):
+        rows.append({"order_id": order_id, "from_status": previous.value, "to_status": status.value, "reason": None,
+                     "ts_event": ts_event})
+        previous = status
+    if rows:
+        session.execute(insert(OrderEventRecord), rows)
+
+
+def position_quantity(session: Session, account_id: uuid.UUID, symbol: str) -> Decimal:
+    """The account's position in ``symbol`` as this transaction sees it (0 if none); a
+    position this transaction has locked and changed is not read again."""
+    position = session.info.get(_POSITIONS, {}).get((account_id, symbol))
+    if position is not None:
+        return position.quantity
+    quantity = session.execute(
+        select(PositionRecord.quantity).where(PositionRecord.account_id == account_id, PositionRecord.symbol == symbol)
+    ).scalar_one_or_none()
+    return quantity if quantity is not None else Decimal(0)
+
+
 def _locked(session: Session, order_id: uuid.UUID) -> OrderRecord:
     return session.execute(
         select(OrderRecord).where(OrderRecord.id == order_id).with_for_update().execution_options(populate_existing=True)
@@ -149,6 +190,14 @@ def _locked(session: Session, order_id: uuid.UUID) -> OrderRecord:
 
 
 def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade) -> None:
+    position = _locked_position(session, order)
+    state, realized = apply_fill(
+        PositionState(position.quantity, position.average_price, position.realized_pnl),
+        OrderSide(order.side),
+        trade.quantity,
+        trade.price,
+        _fee_in_quote(order.symbol, trade),
+    )
     fill_id = session.execute(
         pg_insert(FillRecord)
         .values(
@@ -164,14 +213,14 @@ def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade)
             fee=trade.fee,
             fee_currency=trade.fee_currency,
             ts_event=trade.ts_event,
+            realized_pnl=realized,
         )
         .on_conflict_do_nothing(index_elements=["venue", "trade_id"])
         .returning(FillRecord.id)
     ).scalar_one_or_none()
     if fill_id is None:
-        return  # this trade was recorded before
-    realized = _apply_to_position(session, order, trade)
-    session.execute(update(FillRecord).where(FillRecord.id == fill_id).values(realized_pnl=realized))
+        return  # this trade was recorded before: the position stays as it was
+    position.quantity, position.average_price, position.realized_pnl = state.quantity, state.average_price, state.realized_pnl
     notify_on_commit(session, "fill", {
         "account_id": order.account_id, "venue": venue, "symbol": order.symbol, "side": order.side,
         "quantity": trade.quantity, "price": trade.price, "fee": trade.fee, "fee_currency": trade.fee_currency,
@@ -179,26 +228,23 @@ def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade)
     })
 
 
-def _apply_to_position(session: Session, order: OrderRecord, trade: Trade) -> Decimal:
-    session.execute(
-        pg_insert(PositionRecord)
-        .values(id=uuid.uuid4(), account_id=order.account_id, symbol=order.symbol, quantity=0, realized_pnl=0)
-        .on_conflict_do_nothing(index_elements=["account_id", "symbol"])
-    )
-    position = session.execute(
+def _locked_position(session: Session, order: OrderRecord) -> PositionRecord:
+    """The order's position row, locked (created flat on the account's first fill in the symbol)."""
+    query = (
         select(PositionRecord)
         .where(PositionRecord.account_id == order.account_id, PositionRecord.symbol == order.symbol)
         .with_for_update()
-    ).scalar_one()
-    state, realized = apply_fill(
-        PositionState(position.quantity, position.average_price, position.realized_pnl),
-        OrderSide(order.side),
-        trade.quantity,
-        trade.price,
-        _fee_in_quote(order.symbol, trade),
     )
-    position.quantity, position.average_price, position.realized_pnl = state.quantity, state.average_price, state.realized_pnl
-    return realized
+    position = session.execute(query).scalar_one_or_none()
+    if position is None:
+        session.execute(
+            pg_insert(PositionRecord)
+            .values(id=uuid.uuid4(), account_id=order.account_id, symbol=order.symbol, quantity=0, realized_pnl=0)
+            .on_conflict_do_nothing(index_elements=["account_id", "symbol"])
+        )
+        position = session.execute(query).scalar_one()
+    session.info.setdefault(_POSITIONS, {})[(order.account_id, order.symbol)] = position  # for position_quantity
+    return position
 
 
 def _fee_in_quote(symbol: str, trade: Trade) -> Decimal:

@@ -33,7 +33,7 @@ from app.domain.enums import OrderSide, OrderType, TimeInForce
 from app.domain.orders import TERMINAL, OrderStatus
 from app.errors import DuplicateClientOrderId, OrderRejected, TemporaryVenueError, VenueError, VenueRefused
 from app.execution import breaker, followups
-from app.execution.ledger import begin_resend, is_terminal, mark_in_doubt, record_rejection, record_venue_order
+from app.execution.ledger import begin_resend, lock_order, mark_in_doubt, record_rejection, record_venue_order
 from app.execution.venues.base import OrderRequest, Trigger, Venue, VenueOrder
 from app.persistence.models import OrderIntentRecord, OrderRecord
 
@@ -53,6 +53,7 @@ class Ticket:
     last_sent_at: datetime | None
     venue_order_id: str | None
     request: OrderRequest
+    follow: followups.IntentFacts | None = None  # what the follow-ups need of the intent, when known
 
 
 def request_for(intent: OrderIntentRecord) -> OrderRequest:
@@ -73,9 +74,9 @@ def request_for(intent: OrderIntentRecord) -> OrderRequest:
     )
 
 
-def ticket(order: OrderRecord, intent: OrderIntentRecord) -> Ticket:
+def ticket(order: OrderRecord, intent: OrderIntentRecord, *, has_next: bool | None = None) -> Ticket:
     return Ticket(order.id, intent.id, order.account_id, OrderStatus(order.status), order.send_count,
-                  order.last_sent_at, order.venue_order_id, request_for(intent))
+                  order.last_sent_at, order.venue_order_id, request_for(intent), followups.facts(intent, has_next))
 
 
 def load_ticket(order_id: uuid.UUID) -> Ticket:
@@ -145,16 +146,19 @@ def resolve(current: Ticket, venue: Venue, *, refused: bool = False) -> OrderSta
 def record(current: Ticket, venue: Venue, result: VenueOrder) -> OrderStatus:
     """Record a venue answer in one transaction (fills, position, state; the paper venue's
     balances), then run the follow-ups (next intent, protective orders)."""
+    prepared = None
     try:
         with unit_of_work() as session:
-            if not is_terminal(session, current.order_id):  # locks the order: a second recorder books nothing twice
+            order = lock_order(session, current.order_id)  # a second recorder books nothing twice
+            if OrderStatus(order.status) not in TERMINAL:
                 venue.settle(session, current.account_id, current.request, result)
-            status = record_venue_order(session, current.order_id, venue.name, result)
+            status = record_venue_order(session, current.order_id, venue.name, result, order=order)
+            prepared = followups.prepare(session, order, status, current.follow)
     except OrderRejected as e:  # the paper venue cannot book it
         with unit_of_work() as session:
             record_rejection(session, current.order_id, e.message)
         status = OrderStatus.REJECTED
-    followups.after_record(current.order_id, status)
+    followups.after_record(current.order_id, status, prepared)
     return status
 
 

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
 
 from app.db import unit_of_work
 from app.domain.enums import IntentStatus, OrderSide, OrderType
@@ -58,12 +59,17 @@ class Filled:
 def after_fill(order_id: uuid.UUID) -> None:
     """Place the protective orders of a filled entry; cancel open ones when flat."""
     filled = _load(order_id)
-    if filled is None:
-        return
+    if filled is not None:
+        after_filled(filled)
+
+
+def after_filled(filled: Filled, open_ids: list[uuid.UUID] | None = None) -> None:
+    """``after_fill`` of an order already read; ``open_ids``: its symbol's open protective
+    orders when the position is flat, read in the same transaction (None: read here)."""
     if filled.entry and filled.wants_protection and filled.status in FILL_FINAL and filled.filled > 0:
         place_for(filled.intent_id)
-    if filled.position == 0:
-        cancel_open(filled.account_id, filled.symbol)
+    if filled.position == 0 and (open_ids is None or open_ids):
+        cancel_open(filled.account_id, filled.symbol, open_ids)
 
 
 def place_for(entry_intent_id: uuid.UUID) -> list[uuid.UUID]:
@@ -91,18 +97,15 @@ def place_for(entry_intent_id: uuid.UUID) -> list[uuid.UUID]:
     return [c[0] for c in created]
 
 
-def cancel_open(account_id: uuid.UUID, symbol: str) -> int:
-    """Cancel the account's open protective orders in ``symbol`` (the position is closed).
-    Returns how many were cancelled; failures are logged and left to the reconciler."""
+def cancel_open(account_id: uuid.UUID, symbol: str, order_ids: list[uuid.UUID] | None = None) -> int:
+    """Cancel the account's open protective orders in ``symbol`` (the position is closed;
+    ``order_ids``: them, already read). Returns how many were cancelled; failures are logged
+    and left to the reconciler."""
     from app.execution.cancel import cancel_order  # cancel records through the lifecycle, which calls us
 
-    with unit_of_work() as session:
-        order_ids = list(session.execute(
-            select(OrderRecord.id)
-            .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
-            .where(OrderRecord.account_id == account_id, OrderRecord.symbol == symbol,
-                   OrderRecord.status.in_(OPEN_STATES), OrderIntentRecord.purpose.in_(PROTECTIVE))
-        ).scalars())
+    if order_ids is None:
+        with unit_of_work() as session:
+            order_ids = open_protective(session, account_id, symbol)
     done = 0
     for order_id in order_ids:
         try:
@@ -113,6 +116,16 @@ def cancel_open(account_id: uuid.UUID, symbol: str) -> int:
         except AppError as e:
             log.warning("protective order %s not cancelled after the position closed: %s", order_id, e.message)
     return done
+
+
+def open_protective(session: Session, account_id: uuid.UUID, symbol: str) -> list[uuid.UUID]:
+    """The ids of the account's open protective orders in ``symbol``."""
+    return list(session.execute(
+        select(OrderRecord.id)
+        .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
+        .where(OrderRecord.account_id == account_id, OrderRecord.symbol == symbol,
+               OrderRecord.status.in_(OPEN_STATES), OrderIntentRecord.purpose.in_(PROTECTIVE))
+    ).scalars())
 
 
 def _load(order_id: uuid.UUID) -> Filled | None:

@@ -19,19 +19,21 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import aliased
 
 from app.db import unit_of_work
 from app.domain.enums import IntentStatus
 from app.domain.orders import TERMINAL, OrderStatus
 from app.errors import ConfigError, VenueError
-from app.execution import breaker, lifecycle
-from app.execution.ledger import transition
+from app.execution import followups, lifecycle
+from app.execution.ledger import insert_transitions, transition
 from app.execution.lifecycle import Ticket
 from app.execution.markets import refresh_markets_if_stale
 from app.execution.venues.registry import venue_for
-from app.persistence.models import OrderIntentRecord, OrderRecord
+from app.persistence.models import Account, OrderIntentRecord, OrderRecord, VenueBreakerRecord
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class IntentRef:
     account_id: uuid.UUID
     venue: str
     purpose: str
+    breaker_open: bool
+    account: Any  # the account's id, name, venue and settings; None if it is gone
 
 
 def execute_intent(intent_id: uuid.UUID, *, enqueued_at: datetime | None = None) -> OrderStatus | None:
@@ -52,11 +56,11 @@ def execute_intent(intent_id: uuid.UUID, *, enqueued_at: datetime | None = None)
     if ref is None or ref.status not in (IntentStatus.PENDING, IntentStatus.SUBMITTING):
         log.info("intent %s has nothing to do", intent_id)
         return None
-    if breaker.is_open(ref.venue):
+    if ref.breaker_open:
         log.info("intent %s waits: the circuit breaker of %s is open", intent_id, ref.venue)
         return None
     try:
-        venue = venue_for(ref.account_id)
+        venue = venue_for.for_row(ref.account, ref.account_id)
     except ConfigError as e:
         return deny(intent_id, e.message) if ref.status == IntentStatus.PENDING else None
     if ref.purpose != "entry" and not venue.supports_protective_orders and ref.status == IntentStatus.PENDING:
@@ -83,15 +87,25 @@ def claim(intent_id: uuid.UUID, *, enqueued_at: datetime | None = None) -> Ticke
     counted as sent once now. Returns the order's ticket, or None if the intent is not pending."""
     now = datetime.now(UTC)
     with unit_of_work() as session:
-        intent = _take(session, intent_id, IntentStatus.SUBMITTING, now, enqueued_at)
-        if intent is None:
+        later = aliased(OrderIntentRecord)
+        has_next = (
+            select(later.id)
+            .where(later.signal_id == OrderIntentRecord.signal_id, later.sequence == OrderIntentRecord.sequence + 1,
+                   later.purpose == "entry")
+            .correlate(OrderIntentRecord)
+            .exists()
+        )
+        row = session.execute(_claim_update(intent_id, IntentStatus.SUBMITTING, now, enqueued_at)
+                              .returning(OrderIntentRecord, has_next)).one_or_none()
+        if row is None:
             return None
-        order = _new_order(intent, now)
-        session.add(order)
-        session.flush()
-        transition(session, order, OrderStatus.SUBMITTED, ts_event=now)
-        order.send_count, order.last_sent_at = 1, now
-        return lifecycle.ticket(order, intent)
+        intent, follows = row
+        values = _order_values(intent, now) | {"status": OrderStatus.SUBMITTED.value, "send_count": 1,
+                                               "last_sent_at": now}
+        session.execute(insert(OrderRecord).values(**values))
+        insert_transitions(session, values["id"], OrderStatus.INITIALIZED, OrderStatus.SUBMITTED, ts_event=now)
+        return Ticket(values["id"], intent.id, intent.account_id, OrderStatus.SUBMITTED, 1, now, None,
+                      lifecycle.request_for(intent), followups.facts(intent, bool(follows)))
 
 
 def deny(intent_id: uuid.UUID, reason: str) -> OrderStatus | None:
@@ -111,34 +125,62 @@ def deny(intent_id: uuid.UUID, reason: str) -> OrderStatus | None:
 
 def _take(session, intent_id: uuid.UUID, status: IntentStatus, now: datetime, enqueued_at: datetime | None):
     return session.execute(
-        update(OrderIntentRecord)
-        .where(OrderIntentRecord.id == intent_id, OrderIntentRecord.status == IntentStatus.PENDING.value)
-        .values(status=status.value, claimed_at=now, enqueued_at=enqueued_at, attempts=OrderIntentRecord.attempts + 1)
-        .returning(OrderIntentRecord)
+        _claim_update(intent_id, status, now, enqueued_at).returning(OrderIntentRecord)
     ).scalar_one_or_none()
 
 
-def _new_order(intent: OrderIntentRecord, now: datetime) -> OrderRecord:
-    return OrderRecord(
-        id=uuid.uuid4(),
-        intent_id=intent.id,
-        account_id=intent.account_id,
-        venue=intent.venue,
-        symbol=intent.symbol,
-        side=intent.side,
-        order_type=intent.order_type,
-        quantity=intent.quantity,
-        limit_price=intent.limit_price,
-        client_order_id=intent.client_order_id,
-        status=OrderStatus.INITIALIZED.value,
-        created_at=now,
+def _claim_update(intent_id: uuid.UUID, status: IntentStatus, now: datetime, enqueued_at: datetime | None):
+    """The conditional ``pending → status`` UPDATE: a job run twice takes the intent once."""
+    return (
+        update(OrderIntentRecord)
+        .where(OrderIntentRecord.id == intent_id, OrderIntentRecord.status == IntentStatus.PENDING.value)
+        .values(status=status.value, claimed_at=now, enqueued_at=enqueued_at, attempts=OrderIntentRecord.attempts + 1)
     )
 
 
+def _new_order(intent: OrderIntentRecord, now: datetime) -> OrderRecord:
+    return OrderRecord(**_order_values(intent, now))
+
+
+def _order_values(intent: OrderIntentRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "intent_id": intent.id,
+        "account_id": intent.account_id,
+        "venue": intent.venue,
+        "symbol": intent.symbol,
+        "side": intent.side,
+        "order_type": intent.order_type,
+        "quantity": intent.quantity,
+        "limit_price": intent.limit_price,
+        "client_order_id": intent.client_order_id,
+        "status": OrderStatus.INITIALIZED.value,
+        "created_at": now,
+    }
+
+
 def _intent_ref(intent_id: uuid.UUID) -> IntentRef | None:
+    """The intent, its account and whether its venue's breaker is open, in one read."""
     with unit_of_work() as session:
         row = session.execute(
             select(OrderIntentRecord.status, OrderIntentRecord.account_id, OrderIntentRecord.venue,
-                   OrderIntentRecord.purpose).where(OrderIntentRecord.id == intent_id)
+                   OrderIntentRecord.purpose, VenueBreakerRecord.opened_at,
+                   Account.id.label("a_id"), Account.name.label("a_name"), Account.venue.label("a_venue"),
+                   Account.settings.label("a_settings"))
+            .outerjoin(Account, Account.id == OrderIntentRecord.account_id)
+            .outerjoin(VenueBreakerRecord, VenueBreakerRecord.venue == OrderIntentRecord.venue)
+            .where(OrderIntentRecord.id == intent_id)
         ).one_or_none()
-    return IntentRef(IntentStatus(row.status), row.account_id, row.venue, row.purpose) if row else None
+    if row is None:
+        return None
+    account = _AccountRow(row.a_id, row.a_name, row.a_venue, row.a_settings) if row.a_id is not None else None
+    return IntentRef(IntentStatus(row.status), row.account_id, row.venue, row.purpose, row.opened_at is not None,
+                     account)
+
+
+@dataclass(frozen=True)
+class _AccountRow:
+    id: uuid.UUID
+    name: str
+    venue: str
+    settings: dict[str, Any] | None

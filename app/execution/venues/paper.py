@@ -23,6 +23,7 @@ from app.execution.venues.base import OrderRequest, Trade, Venue, VenueOrder
 from app.persistence.models import BalanceRecord
 
 BPS = Decimal(10_000)
+STORED = Decimal("1e-18")  # balances are NUMERIC(38, 18)
 
 
 class PaperVenue(Venue):
@@ -80,7 +81,6 @@ class PaperVenue(Venue):
         """Move balances: spot buys pay quote and fees, spot sells need the base; a
         derivative pays only its fees here (realised PnL is booked with the position)."""
         base, quote = base_quote(request.symbol)
-        balances = _locked_balances(session, account_id, (base, quote))
         quote_delta = -sum((t.fee for t in order.trades), Decimal(0))
         base_delta = Decimal(0)
         if not is_derivative(request.symbol):
@@ -88,22 +88,42 @@ class PaperVenue(Venue):
             sign = 1 if request.side == OrderSide.BUY else -1
             quote_delta -= sign * notional
             base_delta = sign * order.filled_quantity
-        for currency, delta in ((quote, quote_delta), (base, base_delta)):
+        deltas = ((quote, quote_delta), (base, base_delta))
+        if quote_delta and base_delta:
+            # Both balances move: each upsert locks its row and returns the new total; a total
+            # below zero raises, and the caller's transaction rolls the writes back.
+            for currency, delta in deltas:
+                had = (_add(session, account_id, currency, delta) - delta).quantize(STORED)  # exact: stored at 18 places
+                if had + delta < 0:
+                    raise _insufficient(currency, delta, had)
+            return
+        balances = _locked_balances(session, account_id, (base, quote))
+        for currency, delta in deltas:
             if balances.get(currency, Decimal(0)) + delta < 0:
-                raise OrderRejected(
-                    f"insufficient funds on the paper venue: this order needs {fmt(-delta)} {currency}, "
-                    f"the account has {fmt(balances.get(currency, Decimal(0)))} {currency}"
-                )
-        for currency, delta in ((quote, quote_delta), (base, base_delta)):
+                raise _insufficient(currency, delta, balances.get(currency, Decimal(0)))
+        for currency, delta in deltas:
             if delta:
-                session.execute(
-                    pg_insert(BalanceRecord)
-                    .values(account_id=account_id, currency=currency, total=delta)
-                    .on_conflict_do_update(
-                        index_elements=["account_id", "currency"],
-                        set_={"total": BalanceRecord.total + delta, "updated_at": datetime.now(UTC)},
-                    )
-                )
+                _add(session, account_id, currency, delta)
+
+
+def _insufficient(currency: str, delta: Decimal, have: Decimal) -> OrderRejected:
+    return OrderRejected(
+        f"insufficient funds on the paper venue: this order needs {fmt(-delta)} {currency}, "
+        f"the account has {fmt(have)} {currency}"
+    )
+
+
+def _add(session: Session, account_id: object, currency: str, delta: Decimal) -> Decimal:
+    """Add ``delta`` to the balance (created if missing); returns the new total."""
+    return session.execute(
+        pg_insert(BalanceRecord)
+        .values(account_id=account_id, currency=currency, total=delta)
+        .on_conflict_do_update(
+            index_elements=["account_id", "currency"],
+            set_={"total": BalanceRecord.total + delta, "updated_at": datetime.now(UTC)},
+        )
+        .returning(BalanceRecord.total)
+    ).scalar_one()
 
 
 def _locked_balances(session: Session, account_id: object, currencies: tuple[str, ...]) -> dict[str, Decimal]:

@@ -7,6 +7,7 @@ The paper venue keeps its book in our tables, so one ``PaperVenue`` serves every
 import json
 import threading
 import uuid
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -47,7 +48,15 @@ class VenueRegistry:
         self._paper: PaperVenue | None = None
 
     def __call__(self, account: uuid.UUID | str) -> Venue:
-        ref = _load_account(account)
+        return self.for_account(_load_account(account))
+
+    def for_row(self, row: Any, account: uuid.UUID | str) -> Venue:
+        """The adapter of an account row already read by the caller (anything with ``id``,
+        ``name``, ``venue``, ``settings``; ``None``: no such ``account``), saving the read of
+        ``__call__``. Raises ``ConfigError`` likewise."""
+        return self.for_account(_venue_account(row, account))
+
+    def for_account(self, ref: VenueAccount) -> Venue:
         if ref.venue == "paper":
             return self._paper_venue()
         fingerprint = json.dumps([ref.venue, ref.config.model_dump(mode="json")], sort_keys=True)
@@ -80,16 +89,19 @@ def _load_account(account: uuid.UUID | str) -> VenueAccount:
             query = query.where(Account.id == account)
         else:
             query = query.where(Account.name == account)
-        row = session.execute(query).scalar_one_or_none()
-        if row is None:
-            raise ConfigError(f"no account {account!s}", field="account")
-        try:
-            config = AccountConfig.model_validate(row.settings or {})
-        except ValidationError as e:
-            first = e.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"account {row.name!r}: settings.{key}: {first['msg']}", field=key) from None
-        return VenueAccount(row.id, row.name, row.venue, config)
+        return _venue_account(session.execute(query).scalar_one_or_none(), account)
+
+
+def _venue_account(row: Any, account: uuid.UUID | str) -> VenueAccount:
+    if row is None:
+        raise ConfigError(f"no account {account!s}", field="account")
+    try:
+        config = AccountConfig.model_validate(row.settings or {})
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"account {row.name!r}: settings.{key}: {first['msg']}", field=key) from None
+    return VenueAccount(row.id, row.name, row.venue, config)
 
 
 venue_for = VenueRegistry()
