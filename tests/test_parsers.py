@@ -527,3 +527,15 @@ def test_an_unknown_dialect_or_an_unclaimed_body_is_refused_with_a_reason() -> N
     assert rejected({"ticker": "BTCUSDT", "action": "buy"}, "pinebridge").field == "dialect"
     error = rejected("hello there")
     assert error.field == "body" and "octobot" in error.message
+
+
+def test_prediction_without_timestamp_is_the_same_signal_within_its_bar():
+    from datetime import UTC, datetime, timedelta
+
+    from app.ingest.parsers import parse
+
+    body = json.dumps({"symbol": "BTCUSDT", "timeframe": "4h", "prediction": "BUY", "confidence": 0.8}).encode()
+    at = datetime(2026, 2, 10, 13, 5, tzinfo=UTC)  # the 12:00–16:00 bar
+    first = parse(body, at, dialect="prediction").signal.idempotency_key
+    assert parse(body, at + timedelta(hours=2), dialect="prediction").signal.idempotency_key == first
+    assert parse(body, at + timedelta(hours=3), dialect="prediction").signal.idempotency_key != first

@@ -11,7 +11,9 @@ Source: the APIndicators prediction API response quoted in corpus 30 (``GET
 - ``timestamp``: ISO-8601 or epoch s / ms → signal time.
 
 The idempotency key is derived from (symbol, timeframe, prediction, timestamp), so a poller
-that fetches the same prediction twice records it once. ``source`` is left to the endpoint.
+that fetches the same prediction twice records it once. Without a timestamp the bar the
+prediction arrived in stands for it (arrival time floored to the timeframe, e.g. 4 h), so an
+unchanged answer polled again within its bar is still recorded once. ``source`` is left to the endpoint.
 The endpoint names this dialect (``parse(..., dialect="prediction")``); ``detect`` only claims
 a body with exactly this shape so TradingView alerts are never read as predictions.
 """
@@ -47,6 +49,20 @@ def detect(data: dict[str, Any] | str) -> bool:
     )
 
 
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _bar_start(moment: datetime, timeframe: str | None) -> datetime:
+    """``moment`` floored to its ``timeframe`` bar (``15m``, ``4h``, ``1d``; plain digits are
+    minutes, as TradingView's ``{{interval}}``); a timeframe we cannot read floors to the minute."""
+    text = (timeframe or "").strip().lower()
+    digits = text.rstrip("smhdw")
+    unit = text[len(digits):] or "m"
+    seconds = int(digits) * _UNIT_SECONDS[unit] if digits.isdigit() and unit in _UNIT_SECONDS and int(digits) else 60
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=moment.tzinfo)
+
+
 def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
     """Raises ``SignalParseError`` naming the field for a missing symbol or prediction, a
     confidence outside 0–1, a non-numeric indicator, a leftover placeholder or a bad time."""
@@ -60,7 +76,7 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
         raise SignalParseError("field 'prediction' is missing (BUY, SELL or HOLD)", field="prediction")
     timeframe = values.text(keys.get("timeframe"), "timeframe")
     signal_time = values.timestamp(keys.get("timestamp"), "timestamp")
-    key = values.derive_key(NAME, symbol, timeframe, action, signal_time or received_at)
+    key = values.derive_key(NAME, symbol, timeframe, action, signal_time or _bar_start(received_at, timeframe))
     return Signal(
         dialect=NAME,
         idempotency_key=key,
