@@ -13,7 +13,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 
 import httpx

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.admin.routes import jsonable
+from app.serialize import jsonable
 from app.deps import AdminDep, SessionDep
 from app.errors import IngestError, NotFound
 from app.persistence.models import ApiKey, Strategy

@@ -6,10 +6,7 @@ Lists answer ``{"items": [...], "limit": n, "next_cursor": "..."|null}``, newest
 """
 
 import uuid
-from datetime import datetime
-from decimal import Decimal
-from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
@@ -31,7 +28,7 @@ from app.admin.stats import StatsAnswer, compute_stats
 from app.admin.strategies import webhook_url
 from app.admin.trace import fill_view, order_detail, order_view, signal_trace
 from app.deps import AdminDep, SessionDep
-from app.domain.money import fmt
+from app.serialize import jsonable
 from app.errors import NotFound
 from app.persistence.models import (
     Account,
@@ -50,21 +47,6 @@ router.include_router(accounts.router)
 router.include_router(strategies.router)
 router.include_router(redrive.router)
 
-
-
-def jsonable(value: Any) -> Any:
-    """Decimal → exact string, datetime → ISO-8601, UUID → string, recursively."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return fmt(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (uuid.UUID, Enum)):
-        return str(value.value if isinstance(value, Enum) else value)
-    return value
 
 
 @router.get("/signals/{signal_id}", summary="A signal's full trace: checks, intents, orders, fills, timeline",

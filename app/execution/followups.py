@@ -13,7 +13,6 @@ Failures here are logged, never raised: the outcome is already committed, and th
 import logging
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from app.admin.routes import jsonable
+from app.serialize import jsonable
 from app.bootstrap import DEFAULT_STRATEGY
 from app.db import get_sessionmaker
 from app.domain.enums import Source
