@@ -214,3 +214,25 @@ def test_sweeper_takes_back_a_job_whose_worker_died_before_claiming_it(client, d
     assert sweep(grace_seconds=0) == 1
     drain_queues()
     assert count(FillRecord) == 1
+
+
+def test_sweeper_takes_back_a_job_lost_between_dequeue_and_start(client, db):
+    from datetime import timedelta
+
+    from rq.job import Job
+
+    from app.jobs.queue import get_queue, get_redis
+    from app.jobs.sweeper import sweep
+
+    post(client, db, corpus01_with_token(db))
+    with unit_of_work() as session:
+        intent = session.execute(select(OrderIntentRecord)).scalar_one()
+    get_queue("paper").remove(Job.fetch(intent.client_order_id, connection=get_redis()))  # still "queued", in no queue
+    assert sweep(grace_seconds=0) == 0  # young: left alone
+    with unit_of_work() as session:
+        session.execute(
+            OrderIntentRecord.__table__.update().values(created_at=OrderIntentRecord.created_at - timedelta(seconds=60))
+        )
+    assert sweep(grace_seconds=0) == 1
+    drain_queues()
+    assert count(FillRecord) == 1

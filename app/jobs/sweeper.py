@@ -60,10 +60,15 @@ def sweep(grace_seconds: float, limit: int = 500) -> int:
 
 
 def _job_is_live(job_id: str, *, started_may_be_dead: bool) -> bool:
-    """Queued jobs are live; a started one unless its intent waited past the stale limit.
-    Running a job twice is harmless: the worker's claim is a conditional update."""
+    """Queued jobs are live, and started ones, unless the intent waited past the stale limit:
+    then a "started" job belongs to a dead worker, and a "queued" one must really be in its
+    queue (a worker killed between taking the job and marking it started leaves it "queued"
+    but in no queue). Running a job twice is harmless: the claim is a conditional update."""
     try:
-        status = Job.fetch(job_id, connection=get_redis()).get_status()
+        job = Job.fetch(job_id, connection=get_redis())
+        status = job.get_status()
+        if not started_may_be_dead:
+            return status in _WAITING or status == JobStatus.STARTED
+        return status == JobStatus.QUEUED and job.get_position() is not None
     except Exception:  # NoSuchJobError, or Redis down (enqueue will then fail too)
         return False
-    return status in _WAITING or (status == JobStatus.STARTED and not started_may_be_dead)
