@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -116,8 +116,29 @@ def _body_doc(model: type[BaseModel] | None) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": content}}
 
 
-def _credentials(request: Request, authorization: str | None, timestamp: str | None, signature: str | None) -> Credentials:
-    return Credentials(authorization, timestamp, signature, request.client.host if request.client else None)
+def _credentials(
+    request: Request,
+    authorization: AuthorizationHeader = None,
+    x_tradewire_timestamp: TimestampHeader = None,
+    x_tradewire_signature: SignatureHeader = None,
+) -> Credentials:
+    """The API-key and signing headers of a request, read once for every endpoint here."""
+    return Credentials(
+        authorization, x_tradewire_timestamp, x_tradewire_signature, request.client.host if request.client else None
+    )
+
+
+CredentialsDep = Annotated[Credentials, Depends(_credentials)]
+
+
+async def _ingest_request(
+    request: Request, credentials: Credentials, strategy: str | None, source: Source, dialect: str
+) -> JSONResponse:
+    body = await request.body()
+    check_body(body)
+    return await run_in_threadpool(
+        _ingest, body, credentials, strategy, source, dialect, request.headers.get("content-type")
+    )
 
 
 @router.post(
@@ -128,20 +149,9 @@ def _credentials(request: Request, authorization: str | None, timestamp: str | N
     responses=_AUTH_RESPONSES,
     openapi_extra=_body_doc(CanonicalSignal),
 )
-async def post_signal(
-    request: Request,
-    strategy: StrategyQuery = None,
-    authorization: AuthorizationHeader = None,
-    x_tradewire_timestamp: TimestampHeader = None,
-    x_tradewire_signature: SignatureHeader = None,
-) -> JSONResponse:
+async def post_signal(request: Request, credentials: CredentialsDep, strategy: StrategyQuery = None) -> JSONResponse:
     """Tradewire's canonical message (the ``tradewire`` dialect, forced), recorded with source ``rest``."""
-    body = await request.body()
-    check_body(body)
-    credentials = _credentials(request, authorization, x_tradewire_timestamp, x_tradewire_signature)
-    return await run_in_threadpool(
-        _ingest, body, credentials, strategy, Source.REST, "tradewire", request.headers.get("content-type")
-    )
+    return await _ingest_request(request, credentials, strategy, Source.REST, "tradewire")
 
 
 @router.post(
@@ -152,21 +162,10 @@ async def post_signal(
     responses=_AUTH_RESPONSES,
     openapi_extra=_body_doc(Prediction),
 )
-async def post_prediction(
-    request: Request,
-    strategy: StrategyQuery = None,
-    authorization: AuthorizationHeader = None,
-    x_tradewire_timestamp: TimestampHeader = None,
-    x_tradewire_signature: SignatureHeader = None,
-) -> JSONResponse:
+async def post_prediction(request: Request, credentials: CredentialsDep, strategy: StrategyQuery = None) -> JSONResponse:
     """A prediction (the ``prediction`` dialect, forced), recorded with source ``prediction``.
     BUY / SELL go through risk like any signal; HOLD is recorded as accepted with no orders."""
-    body = await request.body()
-    check_body(body)
-    credentials = _credentials(request, authorization, x_tradewire_timestamp, x_tradewire_signature)
-    return await run_in_threadpool(
-        _ingest, body, credentials, strategy, Source.PREDICTION, "prediction", request.headers.get("content-type")
-    )
+    return await _ingest_request(request, credentials, strategy, Source.PREDICTION, "prediction")
 
 
 def _ingest(
@@ -199,12 +198,7 @@ def _ingest(
     openapi_extra=_body_doc(None),
 )
 async def post_dry_run(
-    request: Request,
-    strategy: StrategyQuery = None,
-    dialect: DialectQuery = None,
-    authorization: AuthorizationHeader = None,
-    x_tradewire_timestamp: TimestampHeader = None,
-    x_tradewire_signature: SignatureHeader = None,
+    request: Request, credentials: CredentialsDep, strategy: StrategyQuery = None, dialect: DialectQuery = None
 ) -> JSONResponse:
     """Parse any dialect (detected, or ``?dialect=``), run the risk engine on the strategy's
     account and return the decision, every check and the exact orders (quantities in base
@@ -215,7 +209,6 @@ async def post_dry_run(
     """
     body = await request.body()
     check_body(body)
-    credentials = _credentials(request, authorization, x_tradewire_timestamp, x_tradewire_signature)
     result = await run_in_threadpool(_dry_run, body, credentials, strategy, dialect)
     return JSONResponse(jsonable(result))
 
