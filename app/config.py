@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigError
@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     """Every knob of a Tradewire process. Units are in the field names or descriptions."""
 
     model_config = SettingsConfigDict(env_prefix="TRADEWIRE_", extra="ignore")
+    _admin_token_from_file: str | None = PrivateAttr(default=None)
 
     database_url: str | None = Field(default=None, description="postgresql://user@host:port/db")
     redis_url: str | None = Field(default=None, description="redis://host:port/db or unix:///path")
@@ -106,10 +107,13 @@ class Settings(BaseSettings):
         return self.redis_url
 
     def resolved_admin_token(self) -> str:
-        """The configured admin token, else the one kept in the data folder (created on first use)."""
+        """The configured admin token, else the one kept in the data folder (created on first
+        use; read once per process, not on every admin request)."""
         if self.admin_token is not None:
             return self.admin_token.get_secret_value()
-        return read_or_create_secret(self.data_dir / "admin_token")
+        if self._admin_token_from_file is None:
+            self._admin_token_from_file = read_or_create_secret(self.data_dir / "admin_token")
+        return self._admin_token_from_file
 
 
 def sqlalchemy_url(url: str) -> str:

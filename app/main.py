@@ -18,7 +18,7 @@ from app.admin.orders import router as execution_admin_router
 from app.admin.routes import router as admin_router
 from app.config import get_settings
 from app.db import get_engine
-from app.errors import AppError
+from app.errors import AppError, ServiceUnavailable
 from app.ingest.api_routes import router as signal_api_router
 from app.ingest.routes import router as webhook_router
 from app.jobs.queue import get_redis
@@ -78,10 +78,7 @@ async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable: %s", type(exc).__name__)
-    return JSONResponse(
-        {"code": "service_unavailable", "message": "the database is unavailable; retry shortly", "field": None},
-        status_code=503,
-    )
+    return await _app_error(request, ServiceUnavailable("the database is unavailable; retry shortly"))
 
 
 @asynccontextmanager

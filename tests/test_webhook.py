@@ -236,3 +236,15 @@ def test_sweeper_takes_back_a_job_lost_between_dequeue_and_start(client, db):
     assert sweep(grace_seconds=0) == 1
     drain_queues()
     assert count(FillRecord) == 1
+
+
+def test_cancel_alert_queues_the_cancellation_on_the_accounts_venue(client, db):
+    from app.jobs.queue import get_queue
+
+    body = {"tradewire": 1, "symbol": "BINANCE:DOGEUSDT", "action": "cancel", "signal_time": "2026-01-01T00:00:00Z"}
+    answer = post(client, db, body).json()
+    assert (answer["status"], answer["intents"]) == ("accepted", 0)
+    jobs = get_queue("paper").jobs
+    assert [(j.func_name, j.args) for j in jobs] == [("app.jobs.tasks.cancel_open_orders", (jobs[0].args[0], "DOGE/USDT"))]
+    drain_queues()
+    assert get_queue("paper").count == 0

@@ -198,13 +198,3 @@ def fill_view(fill: FillRecord, account: str | None = None) -> FillView:
         fee_currency=fill.fee_currency, realized_pnl=fill.realized_pnl, ts_event=fill.ts_event,
         created_at=fill.created_at,
     )
-
-
-def order_json(order: OrderRecord) -> dict[str, object]:
-    """``order_view`` as JSON-ready values (for callers that build ``JSONResponse`` by hand)."""
-    return order_view(order).model_dump(mode="json", exclude={"account"})
-
-
-def fill_json(fill: FillRecord) -> dict[str, object]:
-    """``fill_view`` as JSON-ready values."""
-    return fill_view(fill).model_dump(mode="json", exclude={"account", "created_at"})

@@ -147,11 +147,6 @@ def _self_event(session: Session, order: OrderRecord, reason: str, now: datetime
                                  reason=reason, ts_event=now))
 
 
-def is_terminal(session: Session, order_id: uuid.UUID) -> bool:
-    """Lock the order row (until the caller's transaction ends) and tell whether it is finished."""
-    return OrderStatus(_locked(session, order_id).status) in TERMINAL
-
-
 def lock_order(session: Session, order_id: uuid.UUID) -> OrderRecord:
     """The order row, locked until the caller's transaction ends."""
     return _locked(session, order_id)

@@ -18,7 +18,7 @@ from app.domain.intents import RiskDecision, client_order_id_for
 from app.domain.signal import Signal
 from app.errors import SignalParseError
 from app.ingest import outbox, parsers
-from app.ingest.parsers.body import redact
+from app.ingest.parsers.body import redact, redact_decoded
 from app.jobs.queue import enqueue_cancel, enqueue_intent
 from app.notify import notify_on_commit
 from app.persistence.models import SignalRecord
@@ -43,6 +43,7 @@ class IngestResult:
     reason: str | None = None
     intents: tuple[QueuedIntent, ...] = field(default=())
     cancel_account_id: uuid.UUID | None = None
+    cancel_venue: str | None = None
     symbol: str | None = None
 
 
@@ -70,21 +71,18 @@ def ingest(
     """
     received_at = datetime.now(UTC)
     record = SignalRecord(
-        id=uuid.uuid4(),
-        source=source.value,
-        strategy_id=strategy.id,
-        raw_body=redact(body),
-        content_type=content_type,
-        received_at=received_at,
+        id=uuid.uuid4(), source=source.value, strategy_id=strategy.id, content_type=content_type, received_at=received_at
     )
     try:
-        signal = parsers.parse(body, received_at, dialect=dialect).signal
+        parsed = parsers.parse(body, received_at, dialect=dialect)
     except SignalParseError as e:
+        record.raw_body = redact(body)
         record.status, record.reason = SignalStatus.INVALID.value, e.message
         session.add(record)
         session.flush()
         raise InvalidSignal(e, record.id) from e
-    signal = signal.model_copy(update={"source": source, "strategy": strategy.name})
+    record.raw_body = redact_decoded(parsed.data, body)  # the body is parsed once
+    signal = parsed.signal.model_copy(update={"source": source, "strategy": strategy.name})
     if signal.account not in (None, strategy.account_name):
         record.status = SignalStatus.INVALID.value
         record.reason = f"strategy {strategy.name!r} trades on account {strategy.account_name!r}, not {signal.account!r}"
@@ -117,7 +115,9 @@ def _record(session: Session, record: SignalRecord, signal: Signal, loaded: Load
     if decision.trading_state_change is not None:
         _switch_state(session, loaded, decision)
     cancel = loaded.account_id if decision.approved and signal.action == Action.CANCEL else None
-    return IngestResult(record.id, status, decision.reason, queued, cancel_account_id=cancel, symbol=signal.symbol)
+    return IngestResult(
+        record.id, status, decision.reason, queued, cancel_account_id=cancel, cancel_venue=loaded.venue, symbol=signal.symbol
+    )
 
 
 def _switch_state(session: Session, loaded: Loaded, decision: RiskDecision) -> None:
@@ -217,5 +217,5 @@ def enqueue(result: IngestResult) -> None:
     if result.intents:
         first = result.intents[0]
         enqueue_intent(first.id, first.client_order_id, first.venue)
-    if result.cancel_account_id is not None:
-        enqueue_cancel(result.cancel_account_id, result.symbol)
+    if result.cancel_account_id is not None and result.cancel_venue is not None:
+        enqueue_cancel(result.cancel_account_id, result.cancel_venue, result.symbol)

@@ -40,14 +40,9 @@ def enqueue_intent(intent_id: uuid.UUID, client_order_id: str, venue: str) -> bo
         return False
 
 
-def enqueue_cancel(account_id: uuid.UUID, symbol: str | None) -> bool:
-    """Queue the cancellation of the account's open orders (in ``symbol``, or all) on the
-    account's venue queue. Returns False if Redis is unreachable (logged)."""
-    from app.db import unit_of_work
-    from app.persistence.models import Account
-
-    with unit_of_work() as session:
-        venue = session.get(Account, account_id).venue  # type: ignore[union-attr]
+def enqueue_cancel(account_id: uuid.UUID, venue: str, symbol: str | None) -> bool:
+    """Queue the cancellation of the account's open orders (in ``symbol``, or all) on its
+    ``venue``'s queue. Returns False if Redis is unreachable (logged)."""
     try:
         get_queue(venue).enqueue(CANCEL_FUNCTION, str(account_id), symbol, result_ttl=600, failure_ttl=86400)
         return True

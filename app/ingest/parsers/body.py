@@ -92,6 +92,14 @@ def redact(body: bytes) -> str:
     return json.dumps(_redact_value(data), ensure_ascii=False)
 
 
+def redact_decoded(data: dict[str, Any] | str, body: bytes) -> str:
+    """``redact(body)`` for a body ``decode`` has already read: a JSON object is redacted
+    without parsing it again; text goes through ``redact``."""
+    if isinstance(data, dict):
+        return json.dumps(_redact_value(data), ensure_ascii=False)
+    return redact(body)
+
+
 def _redact_value(data: Any) -> Any:
     if isinstance(data, dict):
         return {k: (REDACTED if is_secret_field(str(k)) and v not in (None, "") else _redact_value(v))
