@@ -158,3 +158,24 @@ def drain_queues() -> int:
     before = sum(q.count for q in queues)
     SimpleWorker(queues, connection=get_redis()).work(burst=True, with_scheduler=False, logging_level="ERROR")
     return before
+
+
+@pytest.fixture
+def fake():
+    """The fake Binance spot REST server (tests/venues); afterwards it must have seen no
+    unknown endpoint and raised no error of its own."""
+    from tests.venues import start_fake_binance
+
+    server = start_fake_binance()
+    yield server
+    server.stop()
+    assert server.unknown_requests == [] and server.server_errors == []
+
+
+@pytest.fixture
+def account(fake, db, monkeypatch):
+    """A Binance account pointed at ``fake``, with the quick venue settings of tests/venues/tradewire.py."""
+    from tests.venues.tradewire import apply_settings, binance_account
+
+    apply_settings(monkeypatch)
+    return binance_account(fake, monkeypatch)

@@ -8,24 +8,9 @@ import pytest
 from app.execution.service import execute_intent
 from app.jobs.reconciler import probe_open_breakers, reconcile
 from tests.conftest import drain_queues
-from tests.venues import start_fake_binance
-from tests.venues.tradewire import apply_settings, binance_account, eventually, intent_status, make_intent, order_of
+from tests.venues.tradewire import apply_settings, eventually, intent_status, make_intent, order_of
 
 ORDER = "/api/v3/order"
-
-
-@pytest.fixture
-def fake():
-    server = start_fake_binance()
-    yield server
-    server.stop()
-    assert server.unknown_requests == [] and server.server_errors == []
-
-
-@pytest.fixture
-def account(fake, db, monkeypatch):
-    apply_settings(monkeypatch)  # threshold 3
-    return binance_account(fake, monkeypatch)
 
 
 def breaker_of(client, admin) -> dict | None:

@@ -4,7 +4,6 @@ fake Binance through the real ccxt. Orders Tradewire did not place are never tou
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import update
 
 from app.db import unit_of_work
@@ -12,22 +11,8 @@ from app.execution.service import claim, execute_intent
 from app.jobs.queue import get_queue
 from app.persistence.models import OrderRecord
 from tests.conftest import drain_queues
-from tests.venues import make_ccxt_binance, start_fake_binance
-from tests.venues.tradewire import apply_settings, binance_account, events_of, intent_status, make_intent, order_of
-
-
-@pytest.fixture
-def fake():
-    server = start_fake_binance()
-    yield server
-    server.stop()
-    assert server.unknown_requests == [] and server.server_errors == []
-
-
-@pytest.fixture
-def account(fake, db, monkeypatch):
-    apply_settings(monkeypatch)
-    return binance_account(fake, monkeypatch)
+from tests.venues import make_ccxt_binance
+from tests.venues.tradewire import events_of, intent_status, make_intent, order_of
 
 
 def resting(account, price="50000", quantity="0.002", symbol="BTC/USDT"):

@@ -1,23 +1,13 @@
 """End to end on a real-venue account: a TradingView alert → risk (reading the markets the
 worker stored) → the queue → the fake Binance through ccxt → one order, FILLED, in the trace."""
 
-import pytest
 
 from app.bootstrap import create_strategy
 from app.db import unit_of_work
 from app.jobs.worker import warm_up
 from app.persistence.models import Account
 from tests.conftest import drain_queues
-from tests.venues import start_fake_binance
 from tests.venues.tradewire import apply_settings, binance_account
-
-
-@pytest.fixture
-def fake():
-    server = start_fake_binance()
-    yield server
-    server.stop()
-    assert server.unknown_requests == [] and server.server_errors == []
 
 
 def test_tradingview_alert_on_a_binance_account_fills_once_on_binance(client, fake, admin, monkeypatch):

@@ -14,28 +14,13 @@ import pytest
 from app.jobs.queue import enqueue_intent
 from app.jobs.reconciler import reconcile
 from tests.processes import spawn, stop, wait_for
-from tests.venues import start_fake_binance
-from tests.venues.tradewire import apply_settings, binance_account, eventually, intent_status, make_intent, order_of
+from tests.venues.tradewire import eventually, intent_status, make_intent, order_of
 
 ORDER = "/api/v3/order"
 
 
-@pytest.fixture
-def fake():
-    server = start_fake_binance()
-    yield server
-    server.stop()
-    assert server.unknown_requests == [] and server.server_errors == []
-
-
-@pytest.fixture
-def account(fake, db, monkeypatch):
-    # The killed worker waits up to 10 s for the venue; this process resolves with quick settings.
-    apply_settings(monkeypatch)
-    return binance_account(fake, monkeypatch)
-
-
 def start_worker(tmp_path, name: str, *args: str):
+    # The killed worker waits up to 10 s for the venue; this process resolves with quick settings.
     env = {**os.environ, "TRADEWIRE_VENUE_TIMEOUT_MS": "10000"}
     return spawn(["worker", *args], env, tmp_path / f"{name}.log")
 

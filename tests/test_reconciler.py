@@ -3,26 +3,11 @@ that Tradewire did not place (log, table, ``GET /api/v1/venues``) without touchi
 
 import logging
 
-import pytest
 
 from app.execution.service import execute_intent
 from app.jobs.reconciler import reconcile
-from tests.venues import make_ccxt_binance, start_fake_binance
-from tests.venues.tradewire import apply_settings, binance_account, make_intent, order_of
-
-
-@pytest.fixture
-def fake():
-    server = start_fake_binance()
-    yield server
-    server.stop()
-    assert server.unknown_requests == [] and server.server_errors == []
-
-
-@pytest.fixture
-def account(fake, db, monkeypatch):
-    apply_settings(monkeypatch)
-    return binance_account(fake, monkeypatch)
+from tests.venues import make_ccxt_binance
+from tests.venues.tradewire import make_intent, order_of
 
 
 def test_resting_order_is_followed_until_filled(fake, account):
