@@ -153,3 +153,57 @@ def test_venue_precision_truncates_the_quantity_and_the_limit_price():
 def test_hold_is_approved_with_no_orders():
     decision = decide(signal(action=Action.HOLD))
     assert decision.approved and decision.orders == ()
+
+
+# Orders in flight (issue 10): the plan is made from the position the fills will leave.
+
+def test_second_exit_while_the_first_is_in_flight_closes_nothing():
+    decision = decide(signal(action=Action.EXIT, symbol="BTC/USDT:USDT"), position=D(1), in_flight=D(-1))
+    assert not decision.approved
+    assert decision.reason == "exit to flat but there is no BTC/USDT:USDT position to close (position 1 filled, -1 in flight)"
+
+
+def test_exit_after_a_reversal_in_flight_closes_the_new_short():
+    # long 1; a reversal (close 1, open short 1) is in flight: the exit buys back the short
+    decision = decide(signal(action=Action.EXIT, symbol="BTC/USDT:USDT"), position=D(1), in_flight=D(-2))
+    assert decision.approved
+    assert [(o.side.value, o.quantity, o.reduce_only) for o in decision.orders] == [("buy", D(1), True)]
+
+
+def test_spot_sell_of_a_position_already_being_sold_is_refused():
+    decision = decide(signal(action=Action.SELL), position=D("0.5"), in_flight=D("-0.5"))
+    assert not decision.approved
+    assert "a spot account cannot open a short" in decision.reason and "0.5 filled, -0.5 in flight" in decision.reason
+
+
+def test_exit_of_a_buy_still_in_flight_closes_what_it_will_fill():
+    decision = decide(signal(action=Action.EXIT), position=D(0), in_flight=D("0.002"))
+    assert [(o.side.value, o.quantity, o.reduce_only) for o in decision.orders] == [("sell", D("0.002"), True)]
+
+
+def test_position_cap_counts_buys_in_flight():
+    limits = RiskLimits(max_position_notional=D(150), sizing="fixed_quote", sizing_value=D(100))
+    decision = decide(signal(), limits=limits, in_flight=D("0.002"))  # 100 USDT already on its way
+    assert not decision.approved
+    assert "position notional after this order would be 200 USDT" in decision.reason
+
+
+# Staleness cannot be bypassed (issue 10).
+
+@pytest.mark.parametrize("ahead", [timedelta(seconds=31), timedelta(days=365), datetime(9999, 1, 1, tzinfo=UTC) - NOW])
+def test_signal_time_in_the_future_is_refused(ahead):
+    decision = decide(signal(signal_time=NOW + ahead), strategy=StrategyConfig(max_lag_seconds=60))
+    assert not decision.approved and decision.checks[-1].name == "staleness"
+    assert "ahead of the server's clock" in decision.reason
+
+
+def test_small_clock_skew_is_allowed():
+    assert decide(signal(signal_time=NOW + timedelta(seconds=5)), strategy=StrategyConfig(max_lag_seconds=60)).approved
+
+
+def test_payload_max_lag_tightens_but_never_loosens_the_strategy_lag():
+    six_days_old = signal(signal_time=NOW - timedelta(days=6), max_lag=604800)
+    decision = decide(six_days_old, strategy=StrategyConfig(max_lag_seconds=60))
+    assert not decision.approved and decision.reason.endswith("max lag 60 s")
+    tight = decide(signal(signal_time=NOW - timedelta(seconds=20), max_lag=10), strategy=StrategyConfig(max_lag_seconds=60))
+    assert not tight.approved and tight.reason.endswith("max lag 10 s")

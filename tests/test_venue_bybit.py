@@ -59,7 +59,19 @@ def test_long_then_reduce_only_close_matches_the_venue_position(fake, account):
     assert market["contract"] and market["precision"]["amount"] == 0.001
 
 
-def test_reduce_only_without_a_position_is_rejected_and_changes_nothing(fake, account):
+def test_reduce_only_without_a_position_is_denied_before_the_venue_and_changes_nothing(fake, account):
+    intent = make_intent(account, symbol=PERP, side="sell", quantity="0.01", reduce_only=True)
+    assert execute_intent(intent.id).value == "DENIED"
+    assert "nothing left to reduce (position 0)" in order_of(intent).reason
+    assert fake.count_orders(intent.client_order_id) == 0
+    assert fake.position_size(PERP) == 0
+
+
+def test_reduce_only_the_venue_refuses_is_rejected_with_its_message(fake, account):
+    # The ledger holds a position the venue does not (closed by hand on the exchange): the
+    # order is sent, and the venue's reduce-only rule rejects it.
+    with unit_of_work() as session:
+        session.add(PositionRecord(account_id=account, symbol=PERP, quantity=Decimal("0.01"), average_price=Decimal(60000)))
     intent = make_intent(account, symbol=PERP, side="sell", quantity="0.01", reduce_only=True)
     assert execute_intent(intent.id).value == "REJECTED"
     assert "Reduce-only rule not satisfied" in order_of(intent).reason

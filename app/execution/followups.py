@@ -1,8 +1,9 @@
 """What happens after an order's outcome is recorded, whoever recorded it (the worker's job,
 a re-run, the reconciler, a cancel):
 
-* the signal's next intent (a reversal's open after its close) is enqueued once this one is
-  finished;
+* the next intent in line for the same (account, symbol) — a reversal's open after its
+  close, or a later signal's order — is enqueued once this one no longer holds the line
+  (``app.execution.service`` executes one symbol's intents in decision order);
 * protective orders (``app.execution.protective``): placed when an entry with a stop-loss or
   take-profit fills, cancelled when the position they protect is closed.
 
@@ -14,7 +15,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.db import unit_of_work
@@ -29,31 +30,28 @@ FILL_STATES = (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED, OrderStatus.CAN
 
 @dataclass(frozen=True)
 class IntentFacts:
-    """What the follow-ups need of an order's intent, taken from the row already loaded.
-    ``has_next``: the signal has an entry intent after this one (None: not known)."""
+    """What the follow-ups need of an order's intent, taken from the row already loaded."""
 
     intent_id: uuid.UUID
     entry: bool
     wants_protection: bool
     signal_id: uuid.UUID
     sequence: int
-    has_next: bool | None
 
 
 @dataclass(frozen=True)
 class Prepared:
     """The follow-ups of an order just recorded, read inside its recording transaction:
-    the next intent to enqueue, and the protective work (``protective.Filled`` or None,
-    with the open protective orders to cancel when the position is flat)."""
+    the protective work (``protective.Filled`` or None, with the open protective orders to
+    cancel when the position is flat). The next intent in line is looked up after commit."""
 
-    next_target: tuple[uuid.UUID, str, str] | None
     filled: object | None
     open_protective: list[uuid.UUID] = field(default_factory=list)
 
 
-def facts(intent: OrderIntentRecord, has_next: bool | None = None) -> IntentFacts:
+def facts(intent: OrderIntentRecord) -> IntentFacts:
     wants = not intent.reduce_only and (intent.stop_loss is not None or intent.take_profit is not None)
-    return IntentFacts(intent.id, intent.purpose == "entry", wants, intent.signal_id, intent.sequence, has_next)
+    return IntentFacts(intent.id, intent.purpose == "entry", wants, intent.signal_id, intent.sequence)
 
 
 def prepare(session: Session, order: OrderRecord, status: OrderStatus, known: IntentFacts | None) -> Prepared | None:
@@ -64,17 +62,13 @@ def prepare(session: Session, order: OrderRecord, status: OrderStatus, known: In
 
     if known is None:
         return None
-    target = None
-    if status in TERMINAL and known.entry and known.has_next is not False:
-        nxt = _pending_after(session, known.signal_id, known.sequence)
-        target = (nxt.id, nxt.client_order_id, nxt.venue) if nxt is not None else None
     if status not in FILL_STATES:
-        return Prepared(target, None)
+        return Prepared(None)
     position = ledger.position_quantity(session, order.account_id, order.symbol)
     filled = protective.Filled(known.intent_id, order.account_id, order.symbol, known.entry, order.status,
                                order.filled_quantity, known.wants_protection, position)
     open_ids = protective.open_protective(session, order.account_id, order.symbol) if position == 0 else []
-    return Prepared(target, filled, open_ids)
+    return Prepared(filled, open_ids)
 
 
 def after_record(order_id: uuid.UUID, status: OrderStatus, prepared: Prepared | None = None) -> None:
@@ -83,47 +77,44 @@ def after_record(order_id: uuid.UUID, status: OrderStatus, prepared: Prepared | 
     from app.execution import protective  # protective places orders through the lifecycle
 
     try:
+        if status != OrderStatus.SUBMITTED:
+            enqueue_next_in_line(order_id)
         if prepared is not None:
-            if prepared.next_target is not None:
-                enqueue_intent(*prepared.next_target)
             if prepared.filled is not None:
                 protective.after_filled(prepared.filled, prepared.open_protective)  # type: ignore[arg-type]
             return
-        if status in TERMINAL:
-            enqueue_next(_intent_of(order_id))
         if status in FILL_STATES:
             protective.after_fill(order_id)
     except Exception:  # the outcome is committed; the sweeper and the reconciler catch up
         log.exception("follow-up of order %s failed", order_id)
 
 
-def enqueue_next(intent_id: uuid.UUID | None) -> None:
-    """After a reversal's close, enqueue its open (the signal's next intent by sequence)."""
-    if intent_id is None:
-        return
+def enqueue_next_in_line(order_id: uuid.UUID) -> None:
+    """Enqueue the oldest pending entry intent of the order's (account, symbol), if any.
+
+    Runs after the order's outcome is committed, so an intent whose claim found this order
+    still holding the line is seen here as pending and enqueued again (no lost wake-up).
+    Enqueuing an intent that is still blocked is harmless: its claim waits again.
+    """
     with unit_of_work() as session:
-        nxt = next_intent(session, intent_id)
-        target = (nxt.id, nxt.client_order_id, nxt.venue) if nxt is not None else None
-    if target is not None:
-        enqueue_intent(*target)
+        nxt = session.execute(_NEXT_IN_LINE, {"order_id": order_id}).first()
+    if nxt is not None:
+        enqueue_intent(nxt.id, nxt.client_order_id, nxt.venue)
 
 
-def next_intent(session: Session, intent_id: uuid.UUID) -> OrderIntentRecord | None:
-    current = session.get(OrderIntentRecord, intent_id)
-    if current is None or current.purpose != "entry":
-        return None
-    return _pending_after(session, current.signal_id, current.sequence)
+def _next_in_line_query():
+    I, O = OrderIntentRecord, OrderRecord
+    of_order = select(O.account_id, O.symbol).where(O.id == bindparam("order_id")).subquery()
+    return (
+        select(I.id, I.client_order_id, I.venue)
+        .join(of_order, (I.account_id == of_order.c.account_id) & (I.symbol == of_order.c.symbol))
+        .where(I.status == IntentStatus.PENDING.value, I.purpose == "entry")
+        .order_by(I.created_at, I.sequence)
+        .limit(1)
+    )
 
 
-def _pending_after(session: Session, signal_id: uuid.UUID, sequence: int) -> OrderIntentRecord | None:
-    return session.execute(
-        select(OrderIntentRecord).where(
-            OrderIntentRecord.signal_id == signal_id,
-            OrderIntentRecord.sequence == sequence + 1,
-            OrderIntentRecord.purpose == "entry",
-            OrderIntentRecord.status == IntentStatus.PENDING.value,
-        )
-    ).scalar_one_or_none()
+_NEXT_IN_LINE = _next_in_line_query()
 
 
 def _intent_of(order_id: uuid.UUID) -> uuid.UUID | None:

@@ -153,13 +153,14 @@ def lock_order(session: Session, order_id: uuid.UUID) -> OrderRecord:
 
 
 def insert_transitions(
-    session: Session, order_id: uuid.UUID, current: OrderStatus, new: OrderStatus, *, ts_event: datetime | None = None
+    session: Session, order_id: uuid.UUID, current: OrderStatus, new: OrderStatus, *, ts_event: datetime | None = None,
+    reason: str | None = None,
 ) -> None:
     """The ``order_events`` rows of an order written by the caller with status ``new`` whose
     state was ``current`` (as ``transition`` writes them, without loading the order)."""
     rows, previous = [], current
     for status in path_to(current, new):
-        rows.append({"order_id": order_id, "from_status": previous.value, "to_status": status.value, "reason": None,
+        rows.append({"order_id": order_id, "from_status": previous.value, "to_status": status.value, "reason": reason,
                      "ts_event": ts_event})
         previous = status
     if rows:

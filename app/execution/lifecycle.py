@@ -21,7 +21,7 @@ venue's circuit breaker.
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -74,9 +74,12 @@ def request_for(intent: OrderIntentRecord) -> OrderRequest:
     )
 
 
-def ticket(order: OrderRecord, intent: OrderIntentRecord, *, has_next: bool | None = None) -> Ticket:
+def ticket(order: OrderRecord, intent: OrderIntentRecord) -> Ticket:
+    """The order's ticket; its request carries the order's quantity, which is the intent's
+    unless the claim cut a reduce-only order down to the position left to reduce."""
+    request = replace(request_for(intent), quantity=order.quantity)
     return Ticket(order.id, intent.id, order.account_id, OrderStatus(order.status), order.send_count,
-                  order.last_sent_at, order.venue_order_id, request_for(intent), followups.facts(intent, has_next))
+                  order.last_sent_at, order.venue_order_id, request, followups.facts(intent))
 
 
 def load_ticket(order_id: uuid.UUID) -> Ticket:

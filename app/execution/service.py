@@ -17,15 +17,17 @@ its intent's order DENIED with the reason.
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy.orm import Session, aliased
 
 from app.db import unit_of_work
-from app.domain.enums import IntentStatus
+from app.domain.enums import IntentStatus, OrderSide
+from app.domain.money import fmt
 from app.domain.orders import TERMINAL, OrderStatus
 from app.errors import ConfigError, VenueError
 from app.execution import followups, lifecycle
@@ -33,7 +35,7 @@ from app.execution.ledger import insert_transitions, transition
 from app.execution.lifecycle import Ticket
 from app.execution.markets import refresh_markets_if_stale
 from app.execution.venues.registry import venue_for
-from app.persistence.models import Account, OrderIntentRecord, OrderRecord, VenueBreakerRecord
+from app.persistence.models import Account, OrderIntentRecord, OrderRecord, PositionRecord, VenueBreakerRecord
 
 log = logging.getLogger(__name__)
 
@@ -77,35 +79,126 @@ def execute_intent(intent_id: uuid.UUID, *, enqueued_at: datetime | None = None)
         log.warning("intent %s stays pending: markets of %s could not be loaded: %s", intent_id, venue.name, e.message)
         return None
     claimed = claim(intent_id, enqueued_at=enqueued_at)
-    if claimed is None:
-        return None
+    if claimed is None or claimed.status == OrderStatus.DENIED:
+        return claimed.status if claimed else None
     return lifecycle.submit(claimed, venue)
 
 
 def claim(intent_id: uuid.UUID, *, enqueued_at: datetime | None = None) -> Ticket | None:
     """Transaction 1: move the intent to ``submitting`` and write its order as SUBMITTED,
-    counted as sent once now. Returns the order's ticket, or None if the intent is not pending."""
+    counted as sent once now. Returns the order's ticket (status DENIED when it was refused
+    here, SUBMITTED otherwise), or None if the intent is not pending
+    or not first in line (``_CLAIM``: an earlier intent of its account and symbol is still on
+    its way; that one's follow-up enqueues this one again).
+
+    A reduce-only order is cut to what the position still holds net of the reduce-only
+    orders already open, and DENIED when nothing is left, so no interleaving of alerts can
+    close a position twice or sell on spot what the ledger does not hold.
+    """
     now = datetime.now(UTC)
     with unit_of_work() as session:
-        later = aliased(OrderIntentRecord)
-        has_next = (
-            select(later.id)
-            .where(later.signal_id == OrderIntentRecord.signal_id, later.sequence == OrderIntentRecord.sequence + 1,
-                   later.purpose == "entry")
-            .correlate(OrderIntentRecord)
-            .exists()
-        )
-        row = session.execute(_claim_update(intent_id, IntentStatus.SUBMITTING, now, enqueued_at)
-                              .returning(OrderIntentRecord, has_next)).one_or_none()
-        if row is None:
+        intent = session.execute(_CLAIM, {"intent_id": intent_id, "now": now, "enqueued_at": enqueued_at}).scalar_one_or_none()
+        if intent is None:
             return None
-        intent, follows = row
-        values = _order_values(intent, now) | {"status": OrderStatus.SUBMITTED.value, "send_count": 1,
-                                               "last_sent_at": now}
-        session.execute(insert(OrderRecord).values(**values))
-        insert_transitions(session, values["id"], OrderStatus.INITIALIZED, OrderStatus.SUBMITTED, ts_event=now)
-        return Ticket(values["id"], intent.id, intent.account_id, OrderStatus.SUBMITTED, 1, now, None,
-                      lifecycle.request_for(intent), followups.facts(intent, bool(follows)))
+        quantity, reason = _reducible(session, intent)
+        order = _order_values(intent, now) | {"quantity": quantity}
+        if quantity <= 0:
+            _deny_claimed(session, intent, order, reason, now)
+            denied = True
+        else:
+            order |= {"status": OrderStatus.SUBMITTED.value, "send_count": 1, "last_sent_at": now, "reason": reason}
+            session.execute(insert(OrderRecord).values(**order))
+            insert_transitions(session, order["id"], OrderStatus.INITIALIZED, OrderStatus.SUBMITTED, ts_event=now,
+                               reason=reason)
+            denied = False
+        request = replace(lifecycle.request_for(intent), quantity=quantity)
+        status = OrderStatus.DENIED if denied else OrderStatus.SUBMITTED
+        ticket = Ticket(order["id"], intent.id, intent.account_id, status, 1, now, None, request, followups.facts(intent))
+    if denied:
+        log.warning("intent %s denied at claim: %s", intent_id, reason)
+        followups.after_record(order["id"], OrderStatus.DENIED)
+    return ticket
+
+
+def behind_earlier(I: Any) -> Any:
+    """SQL condition on intent ``I`` (an entity or alias): an earlier entry intent of the same
+    account and symbol is pending, unanswered (order SUBMITTED, in doubt included) or a
+    market order not yet final. Such an intent waits: one symbol's intents execute in
+    decision order, so each reduce-only order is cut against a position that is settled.
+    Resting limit orders do not hold the line."""
+    E, O = aliased(OrderIntentRecord), OrderRecord
+    answered = exists().where(O.intent_id == E.id, O.status != OrderStatus.SUBMITTED.value)
+    return and_(I.purpose == "entry", exists().where(
+        E.account_id == I.account_id, E.symbol == I.symbol, E.purpose == "entry", E.id != I.id,
+        tuple_(E.created_at, E.sequence) < tuple_(I.created_at, I.sequence),
+        or_(E.status == IntentStatus.PENDING.value,
+            and_(E.status == IntentStatus.SUBMITTING.value, or_(E.order_type == "market", ~answered))),
+    ))
+
+
+def _claim_statement():
+    """``pending → submitting`` for an intent not ``behind_earlier`` ones."""
+    I = OrderIntentRecord
+    return (
+        update(I)
+        .where(I.id == bindparam("intent_id"), I.status == IntentStatus.PENDING.value, ~behind_earlier(I))
+        .values(status=IntentStatus.SUBMITTING.value, claimed_at=bindparam("now"),
+                enqueued_at=bindparam("enqueued_at"), attempts=I.attempts + 1)
+        .returning(I)
+    )
+
+
+_CLAIM = _claim_statement()
+
+
+def _reducible(session: Session, intent: OrderIntentRecord) -> tuple[Decimal, str | None]:
+    """The quantity to send (base units) and why it differs from the intent's, if it does.
+
+    Only reduce-only entry intents are cut: to ``|position|`` minus the unfilled rest of the
+    account's other open reduce-only orders on the same side (exits already on the venue).
+    """
+    if not intent.reduce_only or intent.purpose != "entry":
+        return intent.quantity, None
+    position, reserved = session.execute(
+        _REDUCIBLE, {"account_id": intent.account_id, "symbol": intent.symbol, "side": intent.side, "intent_id": intent.id}
+    ).one()
+    position, reserved = position or Decimal(0), reserved or Decimal(0)
+    reduces = (intent.side == OrderSide.SELL.value and position > 0) or (intent.side == OrderSide.BUY.value and position < 0)
+    left = max(abs(position) - reserved, Decimal(0)) if reduces else Decimal(0)
+    if intent.quantity <= left:
+        return intent.quantity, None
+    held = f"position {fmt(position)}" + (f", {fmt(reserved)} already being closed by open orders" if reserved else "")
+    if left == 0:
+        return Decimal(0), f"reduce-only {intent.side} of {fmt(intent.quantity)} has nothing left to reduce ({held})"
+    return left, f"reduce-only {intent.side} cut from {fmt(intent.quantity)} to {fmt(left)}: {held}"
+
+
+def _reducible_query():
+    I, O, P = OrderIntentRecord, OrderRecord, PositionRecord
+    account_id, symbol = bindparam("account_id"), bindparam("symbol")
+    reserved = (
+        select(func.sum(I.quantity - func.coalesce(O.filled_quantity, 0)))
+        .select_from(I).outerjoin(O, O.intent_id == I.id)
+        .where(I.account_id == account_id, I.symbol == symbol, I.side == bindparam("side"), I.reduce_only,
+               I.purpose == "entry", I.status == IntentStatus.SUBMITTING.value, I.id != bindparam("intent_id"))
+        .scalar_subquery()
+    )
+    position = select(P.quantity).where(P.account_id == account_id, P.symbol == symbol).scalar_subquery()
+    return select(position, reserved)
+
+
+_REDUCIBLE = _reducible_query()
+
+
+def _deny_claimed(session: Session, intent: OrderIntentRecord, order: dict[str, Any], reason: str | None,
+                  now: datetime) -> None:
+    """The claimed intent cannot be sent: its order DENIED with ``reason``, the intent FAILED."""
+    session.execute(update(OrderIntentRecord).where(OrderIntentRecord.id == intent.id)
+                    .values(status=IntentStatus.FAILED.value))
+    order_row = OrderRecord(**order)
+    session.add(order_row)
+    session.flush()
+    transition(session, order_row, OrderStatus.DENIED, reason=reason, ts_event=now)
 
 
 def deny(intent_id: uuid.UUID, reason: str) -> OrderStatus | None:
@@ -119,7 +212,9 @@ def deny(intent_id: uuid.UUID, reason: str) -> OrderStatus | None:
         session.add(order)
         session.flush()
         transition(session, order, OrderStatus.DENIED, reason=reason, ts_event=now)
+        order_id = order.id
     log.error("intent %s denied: %s", intent_id, reason)
+    followups.after_record(order_id, OrderStatus.DENIED)
     return OrderStatus.DENIED
 
 

@@ -25,6 +25,10 @@ from app.risk.sizing import SizingError, order_quantity
 class AccountState:
     """The account as risk sees it. Quantities signed base units; money in the quote currency.
 
+    ``position`` is what the fills say; ``in_flight`` is the signed base quantity of this
+    symbol's orders already on their way and not yet filled (pending and submitting intents,
+    orders in doubt, open reduce-only orders), so ``expected`` is the position once they are
+    done. Every plan is made from ``expected``: two exits posted together close once.
     ``open_symbols``: symbols with a non-zero position or an unfilled opening intent;
     ``orders_last_minute``: intents created in the last 60 s; ``last_order_at``: newest
     intent for this symbol (cooldown); ``realized_pnl_today``: since 00:00 UTC, net of fees;
@@ -39,6 +43,12 @@ class AccountState:
     last_order_at: datetime | None = None
     realized_pnl_today: Decimal = Decimal(0)
     daily_loss_armed: bool = True
+    in_flight: Decimal = Decimal(0)
+
+    @property
+    def expected(self) -> Decimal:
+        """The position once every order in flight has filled (signed base units)."""
+        return self.position + self.in_flight
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,7 @@ def check_trading_state(ctx: RiskContext, plans: Plans) -> tuple[str | None, Pla
     if state == TradingState.HALTED:
         return "the account is HALTED (kill switch): no orders until an operator sets it ACTIVE", plans
     if state == TradingState.REDUCING and not _may_reduce(ctx):
-        return f"the account is REDUCING: only orders that reduce the position are allowed (position {fmt(ctx.state.position)})", plans
+        return f"the account is REDUCING: only orders that reduce the position are allowed (position {_describe_position(ctx.state)})", plans
     return None, plans
 
 
@@ -89,15 +99,31 @@ def check_symbol(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
 
 
 def check_staleness(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
-    max_lag = ctx.signal.max_lag or ctx.strategy.max_lag_seconds
+    """Refuse a signal older than its max lag, or sent from the future.
+
+    The lag is the strategy's ``max_lag_seconds``; a payload's own ``max_lag`` may tighten it,
+    never loosen it (a sender cannot let a six-day-old alert through). A ``signal_time`` more
+    than ``MAX_CLOCK_SKEW_SECONDS`` ahead of our clock is refused whatever the lag: it would
+    otherwise pass any lag check for as long as it stays in the future.
+    """
     sent = ctx.signal.signal_time
-    if max_lag is None or sent is None:
+    if sent is None:
         return None, plans
     age = (ctx.now - sent).total_seconds()
-    if age > max_lag:
+    if age < -MAX_CLOCK_SKEW_SECONDS:
+        return (f"signal_time {sent.isoformat()} is {-age:.0f} s ahead of the server's clock "
+                f"({ctx.now.isoformat()}); at most {MAX_CLOCK_SKEW_SECONDS} s of clock skew is allowed"), plans
+    lags = [lag for lag in (ctx.signal.max_lag, ctx.strategy.max_lag_seconds) if lag is not None]
+    max_lag = min(lags) if lags else None
+    if max_lag is not None and age > max_lag:
         return (f"signal is {age:.0f} s old (sent {sent.isoformat()}, received {ctx.now.isoformat()}); "
                 f"max lag {max_lag} s"), plans
     return None, plans
+
+
+# How far ahead of our clock a sender's clock may run (s). TradingView's {{timenow}} is its
+# server's time; NTP-synchronised hosts differ by well under a second.
+MAX_CLOCK_SKEW_SECONDS = 30
 
 
 def check_confidence(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
@@ -120,7 +146,7 @@ def check_cooldown(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
 def plan_target(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     """The orders from the current position to the one the signal asks for (quantities of
     opening legs are set by sizing: a placeholder of 0 here)."""
-    signal, position = ctx.signal, ctx.state.position
+    signal, position = ctx.signal, ctx.state.expected
     if signal.action == Action.HOLD:
         return None, ()
     if signal.action == Action.CANCEL:
@@ -128,7 +154,8 @@ def plan_target(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     close_side = OrderSide.SELL if position > 0 else OrderSide.BUY
     if _closes(signal):
         if position == 0:
-            return f"{signal.action} to flat but there is no {signal.symbol} position to close", ()
+            return (f"{signal.action} to flat but there is no {signal.symbol} position to close "
+                    f"(position {_describe_position(ctx.state)})"), ()
         return None, (OrderPlan(close_side, _exit_quantity(signal, position), ctx.price, reduce_only=True),)
     side = OrderSide.BUY if signal.action == Action.BUY else OrderSide.SELL
     against = (side == OrderSide.BUY and position < 0) or (side == OrderSide.SELL and position > 0)
@@ -137,7 +164,8 @@ def plan_target(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     if not against:
         if spot and side == OrderSide.SELL:
             base = base_quote(signal.symbol)[0]
-            return f"sell on spot {signal.symbol} with no {base} position: a spot account cannot open a short", ()
+            return (f"sell on spot {signal.symbol} with no {base} position left to sell (position "
+                    f"{_describe_position(ctx.state)}): a spot account cannot open a short"), ()
         return None, (opening,)
     close = OrderPlan(close_side, abs(position), ctx.price, reduce_only=True)
     reducing_only = ctx.state.trading_state == TradingState.REDUCING or ctx.strategy.on_opposite_signal == "reduce"
@@ -166,7 +194,7 @@ def check_caps(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     if limits.max_open_positions is not None and symbol not in state.open_symbols and len(state.open_symbols) >= limits.max_open_positions:
         return (f"{len(state.open_symbols)} positions are open or opening ({', '.join(sorted(state.open_symbols))}); "
                 f"the limit is {limits.max_open_positions}"), plans
-    position = state.position
+    position = state.expected
     for plan in plans:
         position = _position_after(position, plan)
         reason = None if plan.reduce_only else _notional_caps(ctx, plan, position)
@@ -258,12 +286,19 @@ def _exit_quantity(signal: Signal, position: Decimal) -> Decimal:
 
 
 def _may_reduce(ctx: RiskContext) -> bool:
-    signal, position = ctx.signal, ctx.state.position
+    signal, position = ctx.signal, ctx.state.expected
     if _closes(signal) or signal.action in (Action.HOLD, Action.CANCEL):
         return True
     return (signal.action == Action.SELL and position > 0 and signal.target_position != PositionSide.SHORT) or (
         signal.action == Action.BUY and position < 0 and signal.target_position != PositionSide.LONG
     )
+
+
+def _describe_position(state: AccountState) -> str:
+    """``0.5`` or ``1 filled, -1 in flight``: what a reason says about the position."""
+    if state.in_flight == 0:
+        return fmt(state.position)
+    return f"{fmt(state.position)} filled, {fmt(state.in_flight)} in flight"
 
 
 def _position_after(position: Decimal, plan: OrderPlan) -> Decimal:

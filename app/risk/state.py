@@ -11,11 +11,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Select, bindparam, case, null, func, literal, select, union, update
+from sqlalchemy import BigInteger, Boolean, Select, bindparam, case, func, literal, null, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from app.config_file import AccountConfig, StrategyConfig
 from app.domain.enums import IntentStatus, TradingState
+from app.domain.orders import OrderStatus
 from app.domain.signal import Signal
 from app.persistence.models import (
     Account,
@@ -23,6 +24,7 @@ from app.persistence.models import (
     FillRecord,
     MarketRecord,
     OrderIntentRecord,
+    OrderRecord,
     PositionRecord,
     Strategy,
 )
@@ -91,6 +93,7 @@ def load_context(
         orders_last_minute=row.orders_last_minute or 0,
         last_order_at=row.last_order_at,
         realized_pnl_today=row.realized_today or Decimal(0),
+        in_flight=row.in_flight if row.in_flight is not None else Decimal(0),
         daily_loss_armed=not (row.state_reason == OPERATOR_REASON and _since(row.state_changed_at, midnight)),
     )
     strategy_config = _strategy_config(row.strategy_settings)
@@ -107,6 +110,7 @@ def _state_query() -> Select:
     currency costs one more query.
     """
     P, I, F, B, M, a = PositionRecord, OrderIntentRecord, FillRecord, BalanceRecord, MarketRecord, Account
+    O = OrderRecord
     account_id, symbol = bindparam("account_id"), bindparam("symbol")
     live = [IntentStatus.PENDING.value, IntentStatus.SUBMITTING.value]
     open_symbols = union(
@@ -117,6 +121,7 @@ def _state_query() -> Select:
         a.venue, a.trading_state, a.state_reason, a.state_changed_at, a.settings,
         select(Strategy.settings).where(Strategy.id == bindparam("strategy_id")).scalar_subquery().label("strategy_settings"),
         select(P.quantity).where(P.account_id == account_id, P.symbol == symbol).scalar_subquery().label("position"),
+        _in_flight(account_id, symbol).label("in_flight"),
         literal(QUOTE_HINT).label("quote_hint"),
         select(B.total).where(B.account_id == account_id, B.currency == QUOTE_HINT).scalar_subquery().label("cash"),
         select(func.sum(P.quantity * P.average_price)).where(
@@ -133,6 +138,30 @@ def _state_query() -> Select:
     ).where(a.id == account_id)
 
 
+def _in_flight(account_id: Any, symbol: Any) -> Any:
+    """Signed base quantity of (account, symbol) orders on their way and not yet filled.
+
+    Counted: entry intents not yet sent (pending), sent with no answer yet or in doubt
+    (submitting, order SUBMITTED), market orders not yet final, and open reduce-only orders
+    (an exit already resting must not be doubled). Not counted: protective orders (they act
+    only if triggered) and resting opening limit orders (they may never fill).
+    """
+    I, O = OrderIntentRecord, OrderRecord
+    signed = case((I.side == "buy", 1), else_=-1) * (I.quantity - func.coalesce(O.filled_quantity, 0))
+    return (
+        select(func.sum(signed))
+        .select_from(I)
+        .outerjoin(O, O.intent_id == I.id)
+        .where(
+            I.account_id == account_id, I.symbol == symbol, I.purpose == "entry",
+            I.status.in_(IN_FLIGHT_INTENTS),
+            or_(O.id.is_(None), O.status == OrderStatus.SUBMITTED.value, I.order_type == "market", I.reduce_only),
+        )
+        .scalar_subquery()
+    )
+
+
+IN_FLIGHT_INTENTS = (IntentStatus.PENDING.value, IntentStatus.SUBMITTING.value)
 QUOTE_HINT = "USDT"
 OPTIONAL_READS = ("open_symbols", "orders_last_minute", "last_order_at", "realized_today")
 

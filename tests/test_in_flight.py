@@ -1,0 +1,97 @@
+"""Alerts that arrive while earlier orders are still on their way (issue 10, defect 1).
+
+Risk plans from the position the fills will leave (filled + in flight), and the worker
+executes one symbol's intents in decision order, cutting each reduce-only order to what the
+position still holds. Here no worker runs between the posts, so every earlier intent is
+still pending when the next alert is decided.
+"""
+
+import json
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.db import unit_of_work
+from app.execution.service import execute_intent
+from app.persistence.models import FillRecord, OrderEventRecord, OrderIntentRecord, OrderRecord, PositionRecord
+from tests.conftest import drain_queues
+
+PERP = "BTC/USDT:USDT"
+
+
+def post(client, token: str, key: str, **fields) -> dict:
+    body = {"tradewire": 1, "symbol": "BYBIT:BTCUSDT.P", "price": "100", "size": "1", "size_unit": "base",
+            "idempotency_key": key} | fields
+    answer = client.post(f"/webhooks/tradingview/{token}", content=json.dumps(body))
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+def position(symbol: str = PERP) -> Decimal:
+    with unit_of_work() as session:
+        quantity = session.execute(select(PositionRecord.quantity).where(PositionRecord.symbol == symbol)).scalar()
+    return quantity if quantity is not None else Decimal(0)
+
+
+def fills() -> list[tuple[str, Decimal]]:
+    with unit_of_work() as session:
+        return [(f.side, f.quantity) for f in session.execute(select(FillRecord).order_by(FillRecord.created_at)).scalars()]
+
+
+def test_two_exits_posted_together_close_the_long_once(client, db):
+    post(client, db, "open", action="buy")
+    drain_queues()
+    first, second = post(client, db, "exit-1", action="exit"), post(client, db, "exit-2", action="exit")
+    assert first["status"] == "accepted"
+    assert second["status"] == "rejected"
+    assert second["reason"] == f"exit to flat but there is no {PERP} position to close (position 1 filled, -1 in flight)"
+    drain_queues()
+    assert position() == 0
+    assert fills() == [("buy", Decimal(1)), ("sell", Decimal(1))]
+
+
+def test_reversal_and_exit_together_end_flat_in_decision_order(client, db):
+    post(client, db, "open", action="buy")
+    reversal = post(client, db, "reverse", action="sell", target_position="short")
+    exit_ = post(client, db, "exit", action="exit")
+    assert (reversal["intents"], exit_["intents"]) == (2, 1)  # close 1 + open short 1; then buy back 1
+    drain_queues()
+    assert position() == 0
+    assert fills() == [("buy", Decimal(1)), ("sell", Decimal(1)), ("sell", Decimal(1)), ("buy", Decimal(1))]
+
+
+def test_spot_sells_never_sell_what_the_ledger_does_not_hold(client, db):
+    post(client, db, "open", action="buy", symbol="BINANCE:ETHUSDT", size="2")
+    first = post(client, db, "sell-1", action="sell", symbol="BINANCE:ETHUSDT")
+    second = post(client, db, "sell-2", action="sell", symbol="BINANCE:ETHUSDT")
+    assert (first["status"], second["status"]) == ("accepted", "rejected")
+    assert "a spot account cannot open a short" in second["reason"]
+    drain_queues()
+    assert position("ETH/USDT") == 0
+
+
+def test_a_later_intent_waits_for_the_earlier_one_of_its_symbol(client, db):
+    post(client, db, "open", action="buy")
+    post(client, db, "exit", action="exit")
+    with unit_of_work() as session:
+        entry, exit_ = session.execute(select(OrderIntentRecord).order_by(OrderIntentRecord.created_at)).scalars().all()
+    assert execute_intent(exit_.id) is None  # the buy it closes has not been sent yet: it waits, pending
+    assert execute_intent(entry.id).value == "FILLED"
+    drain_queues()  # the buy's follow-up enqueued the exit
+    assert position() == 0
+
+
+def test_reduce_only_order_is_cut_to_what_the_position_holds(client, db):
+    post(client, db, "open", action="buy", size="2")
+    drain_queues()
+    post(client, db, "exit", action="exit", size="2")
+    with unit_of_work() as session:  # the venue-side truth changed meanwhile: half was closed elsewhere
+        session.execute(PositionRecord.__table__.update().values(quantity=Decimal(1)))
+    drain_queues()
+    with unit_of_work() as session:
+        order = session.execute(select(OrderRecord).order_by(OrderRecord.created_at.desc())).scalars().first()
+        submitted = session.execute(select(OrderEventRecord.reason).where(
+            OrderEventRecord.order_id == order.id, OrderEventRecord.to_status == "SUBMITTED")).scalar_one()
+    assert (order.quantity, order.status) == (Decimal(1), "FILLED")
+    assert submitted == "reduce-only sell cut from 2 to 1: position 1"
+    assert position() == 0
