@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.bootstrap import apply_config
-from app.config_file import AccountConfig, FileConfig, RiskLimits, load_config
+from app.config_file import AccountConfig, FileConfig, RiskLimits, StrategyConfig, load_config
 from app.db import unit_of_work
 from app.errors import ConfigError
-from app.persistence.models import Account, OrderIntentRecord, SignalRecord
+from app.persistence.models import Account, OrderIntentRecord, PositionRecord, SignalRecord
 from tests.processes import free_port, ready, spawn, stop, wait_for
 
 SYMBOLS = ["BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "DOT", "LINK", "AVAX", "LTC",
@@ -109,3 +109,30 @@ def test_issue_example_config_loads(tmp_path):
     config = load_config(path)
     assert config.accounts["paper"].risk.max_open_positions == 3
     assert config.strategies["ma-cross"].min_confidence == Decimal("0.75")
+
+
+def test_a_eur_account_sizes_and_shows_equity_in_eur(client, admin):
+    """One equity function (app.domain.equity) for risk sizing and the admin API: the EUR
+    balance plus spot positions quoted in EUR at cost; a USDT-quoted spot position and a
+    perpetual are not part of a EUR account's equity."""
+    with unit_of_work() as session:
+        created = apply_config(session, FileConfig(
+            accounts={"eu": AccountConfig(quote_currency="EUR", starting_balance=Decimal(5000),
+                                          risk=RiskLimits(sizing="percent_equity", sizing_value=Decimal(10)))},
+            strategies={"eu": StrategyConfig(account="eu")},
+        ))
+        account_id = session.execute(select(Account.id).where(Account.name == "eu")).scalar_one()
+        session.add_all([
+            PositionRecord(account_id=account_id, symbol="BTC/EUR", quantity=Decimal("0.1"), average_price=Decimal(40000)),
+            PositionRecord(account_id=account_id, symbol="ETH/USDT", quantity=Decimal(1), average_price=Decimal(3000)),
+            PositionRecord(account_id=account_id, symbol="SOL/EUR:EUR", quantity=Decimal(5), average_price=Decimal(100)),
+        ])
+    token = created[0].token
+    body = json.dumps({"tradewire": 1, "symbol": "KRAKEN:BTCEUR", "action": "buy", "price": "45000"})
+    answer = client.post(f"/webhooks/tradingview/{token}", content=body).json()
+    assert answer["status"] == "accepted", answer
+    with unit_of_work() as session:
+        intent = session.execute(select(OrderIntentRecord).where(OrderIntentRecord.account_id == account_id)).scalar_one()
+    assert intent.quantity == Decimal("0.02")  # 10% of (5000 + 0.1 * 40000) EUR = 900 EUR / 45000
+    view = client.get("/api/v1/accounts/eu", headers=admin).json()
+    assert (view["quote_currency"], Decimal(view["equity"])) == ("EUR", Decimal(9000))

@@ -14,7 +14,7 @@ from app.admin.schemas import AccountView, Breaker, OpenPosition, TradingStateAn
 from app.config_file import AccountConfig
 from app.deps import SessionDep
 from app.domain.enums import TradingState
-from app.domain.symbols import base_quote, is_derivative
+from app.domain.equity import equity
 from app.errors import NotFound
 from app.notify import notify
 from app.persistence.models import Account, BalanceRecord, PositionRecord, VenueBreakerRecord
@@ -83,7 +83,7 @@ def account_view(session: Session, account: Account) -> AccountView:
         state_reason=account.state_reason,
         state_changed_at=account.state_changed_at,
         quote_currency=config.quote_currency,
-        equity=equity(balances, positions, config.quote_currency),
+        equity=equity(balances.get(config.quote_currency, Decimal(0)), positions, config.quote_currency),
         balances=balances,
         open_positions=[OpenPosition(symbol=p.symbol, quantity=p.quantity, average_price=p.average_price)
                         for p in positions],
@@ -92,18 +92,3 @@ def account_view(session: Session, account: Account) -> AccountView:
             opened_at=breaker.opened_at, last_error=breaker.last_error,
         ),
     )
-
-
-def equity(balances: dict[str, Decimal], positions: list[PositionRecord], quote: str) -> Decimal:
-    """Quote balance plus spot positions in that quote at their average entry, in ``quote``.
-
-    Mark-to-cost, as the risk engine's sizing sees it (``app.risk.state``): the admin API
-    has no live prices. Derivative positions are margin, already in the balance.
-    """
-    held = sum(
-        (p.quantity * p.average_price for p in positions
-         if p.average_price is not None and not is_derivative(p.symbol) and base_quote(p.symbol)[1] == quote),
-        Decimal(0),
-    )
-    return balances.get(quote, Decimal(0)) + held
-

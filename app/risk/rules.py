@@ -1,9 +1,13 @@
 """Venue rules for one market: precision and minimums, read without calling the venue.
 
 For a ccxt venue the market is ccxt's unified market structure, stored by the workers in the
-``markets`` table; precision is applied by ccxt itself (``amount_to_precision``, which
-truncates, https://docs.ccxt.com/#/README?id=precision-and-limits), so Tradewire rounds
-exactly as the venue adapter will. The paper venue has no market list: any symbol is
+``markets`` table; precision is applied with ccxt's own ``decimal_to_precision`` (amounts
+truncate, prices round, in the venue's precision mode, exactly as ccxt's
+``amount_to_precision`` / ``price_to_precision`` do:
+https://docs.ccxt.com/#/README?id=precision-and-limits), as a pure function of the stored
+market: no shared exchange object is mutated, so the API's handler threads never contend and
+the cost does not grow with the number of markets (freqtrade's ``exchange_utils.py`` does the
+same). The paper venue has no market list: any symbol is
 listed, amounts are kept to 8 decimals and its minimum notional is the account's setting.
 """
 
@@ -11,6 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+
+from ccxt.base.decimal_to_precision import ROUND, TRUNCATE, decimal_to_precision
 
 PAPER_STEP = Decimal("1e-8")
 
@@ -28,22 +34,17 @@ class MarketRules:
     market: dict[str, Any] | None = None
 
     def amount_to_precision(self, amount: Decimal) -> Decimal:
-        """``amount`` truncated to the venue's amount precision."""
-        import ccxt
-
+        """``amount`` (base units) truncated to the venue's amount precision; 0 when
+        truncation leaves nothing."""
         if self.market is None:
             return amount.quantize(PAPER_STEP, rounding="ROUND_DOWN")
-        exchange = _ccxt_exchange(self.venue, self.symbol, self.market)
-        try:
-            return Decimal(exchange.amount_to_precision(self.symbol, str(amount)))
-        except ccxt.InvalidOrder:  # ccxt raises when truncation leaves nothing
-            return Decimal(0)
+        return _to_precision(self.venue, amount, TRUNCATE, (self.market.get("precision") or {}).get("amount"))
 
     def price_to_precision(self, price: Decimal) -> Decimal:
-        """``price`` rounded to the venue's tick size."""
+        """``price`` (quote per base) rounded to the venue's tick size."""
         if self.market is None:
             return price
-        return Decimal(_ccxt_exchange(self.venue, self.symbol, self.market).price_to_precision(self.symbol, str(price)))
+        return _to_precision(self.venue, price, ROUND, (self.market.get("precision") or {}).get("price"))
 
 
 def paper_rules(symbol: str, min_notional: Decimal) -> MarketRules:
@@ -69,15 +70,18 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value in (None, "") else Decimal(str(value))
 
 
+def _to_precision(venue: str, value: Decimal, rounding: int, precision: Any) -> Decimal:
+    if precision is None:  # the venue states none: send the value as it is
+        return value
+    precision_mode, padding_mode = _modes(venue)
+    text = decimal_to_precision(str(value), rounding, str(precision), precision_mode, padding_mode)
+    return Decimal(text)
+
+
 @lru_cache(maxsize=64)
-def _exchange_for(venue: str) -> Any:
+def _modes(venue: str) -> tuple[int, int]:
+    """The venue's ccxt ``precisionMode`` and ``paddingMode`` (read once per process)."""
     import ccxt
 
-    return getattr(ccxt, venue)()
-
-
-def _ccxt_exchange(venue: str, symbol: str, market: dict[str, Any]) -> Any:
-    exchange = _exchange_for(venue)
-    if symbol not in (exchange.markets or {}) or exchange.markets[symbol] is not market:
-        exchange.set_markets({**(exchange.markets or {}), symbol: market})
-    return exchange
+    exchange = getattr(ccxt, venue)()
+    return exchange.precisionMode, exchange.paddingMode

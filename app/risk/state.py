@@ -11,11 +11,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Select, bindparam, case, func, literal, null, or_, select, union, update
+from sqlalchemy import BigInteger, Boolean, Select, bindparam, case, func, null, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from app.config_file import AccountConfig, StrategyConfig
 from app.domain.enums import IntentStatus, TradingState
+from app.domain.equity import equity
 from app.domain.orders import OrderStatus
 from app.domain.signal import Signal
 from app.persistence.models import (
@@ -84,11 +85,11 @@ def load_context(
     if _lapsed(row, midnight):
         record_state_change(session, account_id, TradingState.ACTIVE, "new UTC day", at=midnight)
         trading_state = TradingState.ACTIVE
-    cash = row.cash if config.quote_currency == row.quote_hint else _cash(session, account_id, config.quote_currency)
+    holdings = [_Holding(*h) for h in zip(row.spot_symbols or (), row.spot_quantities or (), row.spot_prices or ())]
     state = AccountState(
         trading_state=trading_state,
         position=row.position if row.position is not None else Decimal(0),
-        equity=(cash or Decimal(0)) + (row.held_spot or Decimal(0)),
+        equity=equity(row.cash or Decimal(0), holdings, config.quote_currency),
         open_symbols=frozenset(row.open_symbols or ()),
         orders_last_minute=row.orders_last_minute or 0,
         last_order_at=row.last_order_at,
@@ -105,9 +106,8 @@ def _state_query() -> Select:
     """Everything risk reads, as scalar subqueries of one SELECT on the account row; built
     once with bind parameters.
 
-    Equity is the quote balance plus spot positions at their average entry (mark-to-cost:
-    the request path has no live prices). The balance is read for USDT here; another quote
-    currency costs one more query.
+    Equity (``app.domain.equity``) needs the balance in the account's quote currency (read
+    from its settings here) and its spot positions (as three arrays).
     """
     P, I, F, B, M, a = PositionRecord, OrderIntentRecord, FillRecord, BalanceRecord, MarketRecord, Account
     O = OrderRecord
@@ -122,11 +122,10 @@ def _state_query() -> Select:
         select(Strategy.settings).where(Strategy.id == bindparam("strategy_id")).scalar_subquery().label("strategy_settings"),
         select(P.quantity).where(P.account_id == account_id, P.symbol == symbol).scalar_subquery().label("position"),
         _in_flight(account_id, symbol).label("in_flight"),
-        literal(QUOTE_HINT).label("quote_hint"),
-        select(B.total).where(B.account_id == account_id, B.currency == QUOTE_HINT).scalar_subquery().label("cash"),
-        select(func.sum(P.quantity * P.average_price)).where(
-            P.account_id == account_id, P.quantity != 0, ~P.symbol.contains(":"), P.symbol.like(f"%/{QUOTE_HINT}")
-        ).scalar_subquery().label("held_spot"),
+        select(B.total).where(B.account_id == account_id, B.currency == _quote_of(a)).scalar_subquery().label("cash"),
+        *(select(func.array_agg(column)).where(P.account_id == account_id, P.quantity != 0, ~P.symbol.contains(":"))
+          .scalar_subquery().label(f"spot_{name}")
+          for name, column in (("symbols", P.symbol), ("quantities", P.quantity), ("prices", P.average_price))),
         _optional("open_symbols", func.array(select(open_symbols.c.symbol).scalar_subquery())),
         _optional("orders_last_minute", select(func.count()).where(
             I.account_id == account_id, I.created_at >= bindparam("minute_ago")).scalar_subquery()),
@@ -162,7 +161,18 @@ def _in_flight(account_id: Any, symbol: Any) -> Any:
 
 
 IN_FLIGHT_INTENTS = (IntentStatus.PENDING.value, IntentStatus.SUBMITTING.value)
-QUOTE_HINT = "USDT"
+def _quote_of(account: Any) -> Any:
+    """The account's quote currency from its stored settings (``AccountConfig.quote_currency``)."""
+    return func.coalesce(account.settings["quote_currency"].astext, AccountConfig.model_fields["quote_currency"].default)
+
+
+@dataclass(frozen=True)
+class _Holding:
+    symbol: str
+    quantity: Decimal
+    average_price: Decimal | None
+
+
 OPTIONAL_READS = ("open_symbols", "orders_last_minute", "last_order_at", "realized_today")
 
 
@@ -197,12 +207,6 @@ def _account_config(settings: dict | None) -> AccountConfig:
 
 def _strategy_config(settings: dict | None) -> StrategyConfig:
     return _parse_strategy_config(json.dumps(settings or {}, sort_keys=True))
-
-
-def _cash(session: Session, account_id: uuid.UUID, currency: str) -> Decimal:
-    return session.execute(
-        select(BalanceRecord.total).where(BalanceRecord.account_id == account_id, BalanceRecord.currency == currency)
-    ).scalar_one_or_none() or Decimal(0)
 
 
 def _lapsed(row: Any, midnight: datetime) -> bool:
