@@ -8,11 +8,19 @@ the request path never reads files. Key names are the interface (README, "Config
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.errors import ConfigError
+
+# Amounts are stored in NUMERIC(38, 18) columns (app.persistence.models.Money): at most 20
+# digits before the point and 18 after. A value the columns cannot hold is refused here, with
+# its key, rather than failing on the first fill.
+Amount = Annotated[Decimal, Field(max_digits=38, decimal_places=18)]
+# A paper account's balance grows with its gains; 10^18 leaves a factor of 100 below the
+# columns' 10^20 before a balance could no longer be stored.
+MAX_STARTING_BALANCE = Decimal(10**18)
 
 
 class RiskLimits(BaseModel):
@@ -21,13 +29,13 @@ class RiskLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sizing: Literal["fixed_base", "fixed_quote", "percent_equity", "atr_risk"] = "fixed_quote"
-    sizing_value: Decimal = Field(default=Decimal(100), gt=0, description="base units, quote units, percent, or risk percent")
-    atr_multiplier: Decimal = Field(default=Decimal("1.5"), gt=0)
-    max_order_notional: Decimal | None = Field(default=None, gt=0)
-    max_position_notional: Decimal | None = Field(default=None, gt=0)
+    sizing_value: Amount = Field(default=Decimal(100), gt=0, description="base units, quote units, percent, or risk percent")
+    atr_multiplier: Amount = Field(default=Decimal("1.5"), gt=0)
+    max_order_notional: Amount | None = Field(default=None, gt=0)
+    max_position_notional: Amount | None = Field(default=None, gt=0)
     max_open_positions: int | None = Field(default=None, ge=0)
     max_orders_per_minute: int | None = Field(default=None, ge=0)
-    daily_loss_limit: Decimal | None = Field(default=None, gt=0)
+    daily_loss_limit: Amount | None = Field(default=None, gt=0)
     daily_loss_action: Literal["reducing", "halted"] = "reducing"
     cooldown_seconds: int = Field(default=0, ge=0)
     symbols: list[str] = Field(default_factory=list, description="allowlist; empty = every listed market")
@@ -39,9 +47,10 @@ class AccountConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     venue: str = "paper"
-    starting_balance: Decimal = Field(default=Decimal(10000), ge=0, description="paper only, quote currency")
+    starting_balance: Amount = Field(default=Decimal(10000), ge=0, le=MAX_STARTING_BALANCE,
+                                     description="paper only, quote currency")
     quote_currency: str = "USDT"
-    min_notional: Decimal = Field(default=Decimal(5), ge=0, description="paper only: smallest order notional, quote")
+    min_notional: Amount = Field(default=Decimal(5), ge=0, description="paper only: smallest order notional, quote")
     api_key_env: str | None = None
     secret_env: str | None = None
     password_env: str | None = None

@@ -20,8 +20,21 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-CORPUS_DIR = Path(os.environ.get("TRADEWIRE_CORPUS_DIR", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+# Real payloads with their provenance, kept in the repository (tests/corpus/README.md);
+# TRADEWIRE_CORPUS_DIR points the tests at another copy.
+CORPUS_DIR = Path(os.environ.get("TRADEWIRE_CORPUS_DIR") or Path(__file__).resolve().parent / "corpus")
+# Modules that read the variable themselves (tests/test_parsers.py) see the same folder.
+os.environ["TRADEWIRE_CORPUS_DIR"] = str(CORPUS_DIR)
 ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No corpus, no run: a test whose data is missing fails, it is never skipped."""
+    if not any(CORPUS_DIR.glob("*.json")):
+        raise pytest.UsageError(
+            f"no corpus files (*.json) in {CORPUS_DIR}: the tests' payloads are missing. They live in "
+            "tests/corpus in the repository; TRADEWIRE_CORPUS_DIR, when set, must name a folder holding them."
+        )
 
 
 def libpq_url(url: str) -> str:
@@ -156,7 +169,8 @@ def drain_queues() -> int:
 
     queues = [get_queue(v) for v in configured_venues()]
     before = sum(q.count for q in queues)
-    SimpleWorker(queues, connection=get_redis()).work(burst=True, with_scheduler=False, logging_level="ERROR")
+    worker = SimpleWorker(queues, connection=get_redis(), serializer=queues[0].serializer)  # as the app enqueues
+    worker.work(burst=True, with_scheduler=False, logging_level="ERROR")
     return before
 
 

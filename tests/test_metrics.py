@@ -1,7 +1,11 @@
 """GET /metrics after API activity (webhooks) and worker activity (a real RQ worker, burst)."""
 
-from prometheus_client.parser import text_string_to_metric_families
+from datetime import UTC, datetime
 
+from prometheus_client.parser import text_string_to_metric_families
+from rq.job import Job
+
+from app.jobs.queue import get_queue, get_redis
 from tests.test_admin import alert, send
 from tests.conftest import drain_queues
 
@@ -20,15 +24,26 @@ def value(samples, name: str, **labels) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
+def utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def test_metrics_count_signals_decisions_queue_fills_errors_and_latency(client, db, admin, services):
     send(client, db, alert("DOGE", minute=1))
     send(client, db, alert("XRP", minute=2))
     send(client, db, alert("ADA", size="500000", minute=3))  # 50,000 USDT: the paper venue refuses it
     client.post(f"/webhooks/tradingview/{db}", content=b"not a signal at all {{close}}")
     queue = f"{services['TRADEWIRE_QUEUE_PREFIX']}-paper"
+    paper = get_queue("paper")
+    waiting = [Job.fetch(job_id, connection=get_redis(), serializer=paper.serializer) for job_id in paper.get_job_ids()]
+    oldest = min(utc(job.enqueued_at) for job in waiting)
+    scrape_from = datetime.now(UTC)
     before = scrape(client)
+    scrape_to = datetime.now(UTC)
     assert value(before, "tradewire_queue_depth", queue=queue) == 3
-    assert value(before, "tradewire_queue_oldest_job_age_seconds", queue=queue) >= 0
+    # the first alert's job, measured at the scrape: between its age when the scrape began and ended
+    age = value(before, "tradewire_queue_oldest_job_age_seconds", queue=queue)
+    assert (scrape_from - oldest).total_seconds() <= age <= (scrape_to - oldest).total_seconds()
     assert value(before, "tradewire_signals_total", source="tradingview", dialect="tradewire", status="accepted") == 3
 
     drain_queues()
@@ -36,6 +51,7 @@ def test_metrics_count_signals_decisions_queue_fills_errors_and_latency(client, 
     send(client, db, alert("SOL", minute=4))
     after = scrape(client)
     assert value(after, "tradewire_queue_depth", queue=queue) == 0
+    assert value(after, "tradewire_queue_oldest_job_age_seconds", queue=queue) == 0
     assert value(after, "tradewire_signals_total", source="tradingview", dialect="", status="invalid") == 1
     assert value(after, "tradewire_signals_total", source="tradingview", dialect="tradewire", status="rejected") == 1
     assert value(after, "tradewire_risk_decisions_total", outcome="approved", failed_check="none") == 3

@@ -4,6 +4,7 @@ generic webhook, through the notify queue and a real RQ worker (burst)."""
 import hashlib
 import hmac
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -105,8 +106,9 @@ events = ["trading_state_change", "rejection"]
 
 
 def run_notify_worker() -> None:
-    SimpleWorker([get_notify_queue()], connection=get_redis()).work(burst=True, with_scheduler=False,
-                                                                     logging_level="ERROR")
+    queue = get_notify_queue()
+    SimpleWorker([queue], connection=get_redis(), serializer=queue.serializer).work(
+        burst=True, with_scheduler=False, logging_level="ERROR")
 
 
 def test_kill_switch_reaches_telegram_discord_and_the_signed_webhook(client, admin, receiver):
@@ -177,20 +179,35 @@ def test_notify_on_commit_sends_only_what_was_committed(receiver):
     assert reasons == ["insufficient funds"]
 
 
-def test_notify_never_raises(receiver, monkeypatch):
-    notify("no-such-kind", {})
-    monkeypatch.setenv("TRADEWIRE_REDIS_URL", "redis://127.0.0.1:1/0")
+def test_notify_never_raises_and_says_in_the_log_what_was_not_sent(receiver, monkeypatch, caplog):
     from app.config import get_settings
     from app.jobs.queue import reset_redis
 
-    get_settings.cache_clear()
-    reset_redis()
-    try:
-        notify("fill", {"symbol": "DOGE/USDT"})  # Redis unreachable: logged, not raised
-    finally:
-        monkeypatch.undo()
+    caplog.set_level(logging.WARNING, logger="app.notify")
+    assert notify("no-such-kind", {}) is None
+    assert [r.getMessage() for r in caplog.records] == ["unknown notification kind 'no-such-kind'; not sent"]
+    assert get_notify_queue().count == 0
+    caplog.clear()
+
+    with monkeypatch.context() as patch:  # only this variable: the receiver's channels stay configured
+        patch.setenv("TRADEWIRE_REDIS_URL", "redis://127.0.0.1:1/0")
         get_settings.cache_clear()
         reset_redis()
+        try:
+            assert notify("fill", {"symbol": "DOGE/USDT"}) is None  # Redis unreachable: logged, not raised
+        finally:
+            patch.undo()
+            get_settings.cache_clear()
+            reset_redis()
+    [record] = caplog.records
+    assert (record.levelname, record.getMessage(), record.kind) == ("WARNING", "notification not queued", "fill")
+    assert record.error.startswith("ConnectionError")
+
+    run_notify_worker()  # Redis is back: nothing of the lost notification was queued or sent
+    assert get_notify_queue().count == 0 and receiver.requests == []
+    notify("venue_error", {"venue": "binance", "error": "venue_unavailable", "message": "timeout"})
+    run_notify_worker()
+    assert len(receiver.to("/discord")) == 1  # and the next one is delivered
 
 
 def test_an_alert_filled_by_the_worker_and_a_venue_rejection_reach_their_channels(client, receiver):

@@ -8,7 +8,7 @@ booked was never placed, and placing it again with the same client order id is s
 """
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,6 +24,10 @@ from app.persistence.models import BalanceRecord
 
 BPS = Decimal(10_000)
 STORED = Decimal("1e-18")  # balances are NUMERIC(38, 18)
+# NUMERIC(38, 18) holds 38 digits, and a product of two such amounts up to 76; the default
+# context's 28 would round a big notional and make quantize(STORED) raise InvalidOperation
+# from 10^10 up (https://docs.python.org/3/library/decimal.html#decimal.Decimal.quantize).
+PRECISION = 80
 
 
 class PaperVenue(Venue):
@@ -41,7 +45,8 @@ class PaperVenue(Venue):
         """Fill the whole quantity at once. Raises ``OrderRejected`` without a price to fill at."""
         price = self._fill_price(request)
         now = datetime.now(UTC)
-        fee = (request.quantity * price * self.fee_rate).quantize(Decimal("1e-18"))
+        with localcontext(prec=PRECISION):
+            fee = (request.quantity * price * self.fee_rate).quantize(STORED)
         trade = Trade(
             trade_id=f"{request.client_order_id}-1",
             quantity=request.quantity,
@@ -75,11 +80,16 @@ class PaperVenue(Venue):
                 "(add \"price\": \"{{close}}\" to the alert)"
             )
         direction = 1 if request.side == OrderSide.BUY else -1
-        return reference * (1 + direction * self.slippage_bps / BPS)
+        with localcontext(prec=PRECISION):
+            return reference * (1 + direction * self.slippage_bps / BPS)
 
     def settle(self, session: Session, account_id: object, request: OrderRequest, order: VenueOrder) -> None:
         """Move balances: spot buys pay quote and fees, spot sells need the base; a
         derivative pays only its fees here (realised PnL is booked with the position)."""
+        with localcontext(prec=PRECISION):
+            self._settle(session, account_id, request, order)
+
+    def _settle(self, session: Session, account_id: object, request: OrderRequest, order: VenueOrder) -> None:
         base, quote = base_quote(request.symbol)
         quote_delta = -sum((t.fee for t in order.trades), Decimal(0))
         base_delta = Decimal(0)
