@@ -16,7 +16,7 @@ import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("TRADEWIRE_CORPUS_DIR", ROOT.parent / "shared" / "corpus"))
+CORPUS = ROOT / "tests" / "corpus"
 ADMIN = "bench-admin-token"
 
 

@@ -182,3 +182,44 @@ def test_amounts_arrive_exactly_whether_quoted_or_bare(amount: Decimal, quoted: 
         signal = outcome(body.encode(), dialect)
         assert isinstance(signal, Signal) and signal.size is not None
         assert signal.size.amount == amount
+
+
+HOSTILE_NUMBERS = st.one_of(
+    NUMBERS,
+    st.sampled_from(["0", "-0", "0.0", "0e-999999", "1e999999", "1e-999999", "1e15", "1.000000000000001e15", "100",
+                     "100.0000001", "150", "0,5", "1,000", "9" * 41, "1e30", "1e31", "1e-30", "1e-31", "NaN"]),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+)
+SIZE_KEYS = {
+    "tradewire": ("size", "price", "limit_price", "stop_loss", "take_profit", "max_lag", "confidence"),
+    "traderspost": ("quantity", "price", "signalPrice", "limitPrice", "takeProfit", "stopLoss"),
+    "okx": ("amount", "maxLag", "orderPriceOffset"),
+    "tradingview": ("contracts", "close"),
+    "prediction": ("confidence",),
+}
+
+
+@FAST
+@given(data=st.data())
+def test_every_parsed_number_is_within_its_bounds(data: st.DataObject) -> None:
+    """Whatever number arrives, a signal that parses carries only positive, bounded amounts
+    (percentages at most 100) and prices, a confidence in 0–1 and a max lag of at most a week."""
+    dialect = data.draw(st.sampled_from(list(SIZE_KEYS)))
+    body = dict(VALID[dialect])
+    for key in data.draw(st.lists(st.sampled_from(SIZE_KEYS[dialect]), min_size=1, max_size=3, unique=True)):
+        body[key] = data.draw(HOSTILE_NUMBERS)
+    if dialect in ("tradewire", "traderspost", "okx"):
+        unit_key, units = {"tradewire": ("size_unit", ["base", "quote", "percent_equity", "percent_position"]),
+                           "traderspost": ("quantityType", ["fixed_quantity", "percent_of_equity"]),
+                           "okx": ("investmentType", ["margin", "percentage_balance", "contract"])}[dialect]
+        body[unit_key] = data.draw(st.sampled_from(units))
+    result = outcome(json.dumps(body).encode(), dialect)
+    if isinstance(result, SignalParseError):
+        return
+    if result.size is not None:
+        limit = Decimal(100) if result.size.unit in ("percent_equity", "percent_position") else Decimal("1e15")
+        assert Decimal(0) < result.size.amount <= limit
+    for price in (result.price, result.limit_price, result.stop_loss, result.take_profit):
+        assert price is None or Decimal(0) < price <= Decimal("1e15")
+    assert result.confidence is None or Decimal(0) <= result.confidence <= Decimal(1)
+    assert result.max_lag is None or 1 <= result.max_lag <= 7 * 24 * 3600

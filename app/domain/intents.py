@@ -2,9 +2,10 @@
 
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from app.domain.enums import OrderSide, OrderType, TimeInForce, TradingState
+from app.domain.money import MONEY_CONTEXT
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,15 @@ class OrderPlan:
 
     @property
     def notional(self) -> Decimal | None:
-        """quantity × price in the quote currency; None without a price."""
-        return self.quantity * self.price if self.price is not None else None
+        """quantity × price in the quote currency; None without a price.
+
+        Computed in ``MONEY_CONTEXT``: exact for parsed (bounded) numbers, and never raises;
+        a product beyond 1e999999 is Infinity, which exceeds every notional cap.
+        """
+        if self.price is None:
+            return None
+        with localcontext(MONEY_CONTEXT):
+            return self.quantity * self.price
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,11 @@ class RiskDecision:
 
     @property
     def quantity(self) -> Decimal | None:
-        """Total base quantity of the approved orders, None when denied."""
-        return sum((o.quantity for o in self.orders), Decimal(0)) if self.approved else None
+        """Total base quantity of the approved orders, None when denied (``MONEY_CONTEXT``)."""
+        if not self.approved:
+            return None
+        with localcontext(MONEY_CONTEXT):
+            return sum((o.quantity for o in self.orders), Decimal(0))
 
 
 def client_order_id_for(intent_id: uuid.UUID) -> str:

@@ -9,9 +9,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app.domain.enums import Action, OrderType, PositionSide, SizeUnit, Source, TimeInForce
+from app.domain.money import MAX_AMOUNT, MAX_PERCENT
+from app.domain.symbols import MAX_SYMBOL_LENGTH
+
+# Text bounds (the parsers check them first and name the sender's field; these are the net).
+# Column widths: signals.dialect String(32), idempotency_key String(200), symbol String(64),
+# strategies.name / accounts.name String(64). A comment is cut by the parser, never refused.
+MAX_NAME_LENGTH = 64
+MAX_COMMENT_LENGTH = 1000
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -31,8 +39,14 @@ class Size(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    amount: Decimal = Field(gt=0, description="Positive amount in `unit`.")
+    amount: Decimal = Field(gt=0, le=MAX_AMOUNT, description="Positive amount in `unit`; percentages at most 100.")
     unit: SizeUnit = SizeUnit.BASE
+
+    @model_validator(mode="after")
+    def _percent_at_most_100(self) -> "Size":
+        if self.unit in (SizeUnit.PERCENT_EQUITY, SizeUnit.PERCENT_POSITION) and self.amount > MAX_PERCENT:
+            raise ValueError(f"a {self.unit} size must be at most 100, got {self.amount}")
+        return self
 
 
 class Signal(BaseModel):
@@ -46,13 +60,20 @@ class Signal(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     source: Source = Source.TRADINGVIEW
-    strategy: str = ""
-    dialect: str = Field(description="Parser that read the payload, e.g. `tradingview`, `tradewire`.")
+    strategy: str = Field(default="", max_length=MAX_NAME_LENGTH)
+    dialect: str = Field(max_length=32, description="Parser that read the payload, e.g. `tradingview`, `tradewire`.")
     idempotency_key: str = Field(min_length=1, max_length=200)
-    symbol: str = Field(description="ccxt unified symbol: `BTC/USDT` spot, `BTC/USDT:USDT` linear perpetual.")
-    raw_symbol: str = Field(description="The ticker as the sender wrote it.")
-    exchange: str | None = Field(default=None, description="Exchange named by the sender, lower case (`binance`).")
-    account: str | None = Field(default=None, description="Account to trade on; absent: the strategy's account.")
+    symbol: str = Field(
+        max_length=MAX_SYMBOL_LENGTH,
+        description="ccxt unified symbol: `BTC/USDT` spot, `BTC/USDT:USDT` linear perpetual.",
+    )
+    raw_symbol: str = Field(max_length=MAX_SYMBOL_LENGTH, description="The ticker as the sender wrote it.")
+    exchange: str | None = Field(
+        default=None, max_length=MAX_NAME_LENGTH, description="Exchange named by the sender, lower case (`binance`)."
+    )
+    account: str | None = Field(
+        default=None, max_length=MAX_NAME_LENGTH, description="Account to trade on; absent: the strategy's account."
+    )
     action: Action
     target_position: PositionSide | None = Field(
         default=None, description="Position the sender wants afterwards (TradingView `strategy.market_position`)."
@@ -62,19 +83,22 @@ class Signal(BaseModel):
     )
     size: Size | None = Field(default=None, description="Absent: the account's sizing rule decides.")
     order_type: OrderType = OrderType.MARKET
-    limit_price: Decimal | None = Field(default=None, gt=0, description="Quote currency per base unit.")
+    limit_price: Decimal | None = Field(default=None, gt=0, le=MAX_AMOUNT, description="Quote currency per base unit.")
     time_in_force: TimeInForce | None = None
-    stop_loss: Decimal | None = Field(default=None, gt=0)
-    take_profit: Decimal | None = Field(default=None, gt=0)
+    stop_loss: Decimal | None = Field(default=None, gt=0, le=MAX_AMOUNT)
+    take_profit: Decimal | None = Field(default=None, gt=0, le=MAX_AMOUNT)
     price: Decimal | None = Field(
-        default=None, gt=0, description="Sender's reference price (TradingView `{{close}}`), quote per base."
+        default=None, gt=0, le=MAX_AMOUNT,
+        description="Sender's reference price (TradingView `{{close}}`), quote per base.",
     )
     confidence: Decimal | None = Field(default=None, ge=0, le=1)
-    timeframe: str | None = None
+    timeframe: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
     indicators: dict[str, Decimal] = Field(default_factory=dict)
     signal_time: UtcDatetime | None = Field(default=None, description="When the sender produced it (UTC).")
     max_lag: int | None = Field(default=None, gt=0, description="Seconds the signal may age before arrival.")
-    comment: str | None = Field(default=None, description="Sender's order id or comment, e.g. `Long Entry`.")
+    comment: str | None = Field(
+        default=None, max_length=MAX_COMMENT_LENGTH, description="Sender's order id or comment, e.g. `Long Entry`."
+    )
 
     def summary(self) -> dict[str, Any]:
         """The signal as plain JSON values (Decimals as strings), for storage and answers."""

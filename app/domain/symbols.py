@@ -20,6 +20,12 @@ KNOWN_QUOTES: tuple[str, ...] = tuple(
     )
 )
 _PERP_SUFFIXES = ("PERP", ".P", "-PERP", "_PERP")
+# Width of the symbol columns (signals.symbol, orders.symbol, … are String(64)); the ticker as
+# written is held to the same width.
+MAX_SYMBOL_LENGTH = 64
+# One part of a slash symbol: letters and digits, with ccxt's dated-contract dashes
+# (``BTC/USDT:USDT-240628``) and the dots or underscores some venues use.
+_SLASH_PART = re.compile(r"[A-Z0-9]+([._-][A-Z0-9]+)*")
 
 
 class SymbolError(ValueError):
@@ -41,8 +47,18 @@ def to_unified_symbol(raw: str) -> str:
     """``BINANCE:BTCUSDT`` → ``BTC/USDT``; ``BTCUSDTPERP``, ``BTCUSDT.P``, ``BTC-USDT-SWAP`` →
     ``BTC/USDT:USDT``; ``BTC/USDT`` and ``BTC/USDT:USDT`` unchanged; ``ETH-PERP`` → ``ETH/USD:USD``.
 
-    Raises ``SymbolError`` for an empty or unsplittable ticker.
+    Raises ``SymbolError`` for an empty or unsplittable ticker, and for a ticker or a unified
+    symbol longer than ``MAX_SYMBOL_LENGTH`` characters.
     """
+    if len(raw.strip()) > MAX_SYMBOL_LENGTH:
+        raise SymbolError(f"the ticker is {len(raw.strip())} characters long; at most {MAX_SYMBOL_LENGTH}")
+    unified = _unify(raw)
+    if len(unified) > MAX_SYMBOL_LENGTH:
+        raise SymbolError(f"the symbol {unified!r} is longer than {MAX_SYMBOL_LENGTH} characters")
+    return unified
+
+
+def _unify(raw: str) -> str:
     text = raw.strip().upper()
     if ":" in text and "/" not in text:  # TradingView's EXCHANGE:TICKER
         text = text.split(":", 1)[1]
@@ -77,7 +93,7 @@ def to_unified_symbol(raw: str) -> str:
 def _from_slash(text: str) -> str:
     pair, _, settle = text.partition(":")
     base, _, quote = pair.partition("/")
-    if not base or not quote:
+    if not all(_SLASH_PART.fullmatch(part) for part in (base, quote, *([settle] if settle else []))):
         raise SymbolError(f"cannot read ticker {text!r}")
     return f"{base}/{quote}:{settle}" if settle else f"{base}/{quote}"
 

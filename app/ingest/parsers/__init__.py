@@ -44,7 +44,10 @@ def parse(body: bytes, received_at: datetime, *, dialect: str | None = None) -> 
     that carry no time. Raises ``SignalParseError``: for an unknown forced dialect, a body no
     dialect claims (the message lists those tried), or a claimed body with a bad field.
     """
-    data = decode(body)
+    try:
+        data = decode(body)
+    except RecursionError:  # json.loads on a body nested hundreds of levels deep
+        raise SignalParseError("the body is nested too deeply to read", field="body") from None
     if dialect is not None:
         chosen = DIALECTS.get(dialect)
         if chosen is None:
@@ -66,20 +69,24 @@ def parse(body: bytes, received_at: datetime, *, dialect: str | None = None) -> 
 
 
 def _run(dialect: Dialect, data: dict[str, Any] | str, received_at: datetime) -> Signal:
+    """The dialect's signal. A safety net: the parsers raise ``SignalParseError`` naming the
+    field themselves; anything else they let slip (a pydantic ``ValidationError``, an
+    ``ArithmeticError``, a ``RecursionError``) still becomes one, naming the field when known
+    and ``body`` otherwise, so no body ever produces a 500."""
     try:
         return dialect.parse(data, received_at)
     except SignalParseError:
         raise
-    except (ValueError, TypeError, ArithmeticError) as e:  # pydantic's ValidationError is a ValueError
-        raise SignalParseError(f"{dialect.NAME}: {_first_error(e)}", field=_first_field(e)) from e
+    except (ValueError, TypeError, ArithmeticError, RecursionError) as e:  # ValidationError is a ValueError
+        raise SignalParseError(f"{dialect.NAME}: {_first_error(e)}", field=_first_field(e) or "body") from e
 
 
 def _first_error(error: Exception) -> str:
     errors = getattr(error, "errors", None)
     if callable(errors):
         first = errors()[0]
-        return f"field {'.'.join(str(p) for p in first['loc'])!r}: {first['msg']}"
-    return str(error)
+        return f"field {'.'.join(str(p) for p in first['loc'])!r}: {first['msg']}"[:500]
+    return str(error)[:500]
 
 
 def _first_field(error: Exception) -> str | None:

@@ -12,6 +12,8 @@ by ``;``, keys in any case:
   portfolio), ``12a%`` (of available holdings) and ``12t%`` (of the traded pairs' holdings) →
   percent of equity, the closest canonical unit. ``12s%`` (of the alert symbol's two assets)
   and other suffixes cannot be expressed and are refused.
+- A VOLUME or price that is present must be positive and in range (at most 100 %, or 1e15);
+  ``VOLUME=0`` is refused rather than read as "default size".
 - ``PRICE`` (limit price), ``STOP_PRICE`` → stop loss, ``TAKE_PROFIT_PRICE`` (or the first of
   ``TAKE_PROFIT_PRICE_1``, ``_2`` …) → take profit; all in quote per base. OctoBot's relative
   prices (``100d``, ``-25%``) need the live price and are refused.
@@ -62,7 +64,7 @@ def pairs(text: str) -> dict[str, str]:
         if not sep or not key:
             raise SignalParseError(f"{part.strip()[:60]!r} is not a KEY=VALUE pair", field="body")
         if found.get(key, value.strip()) != value.strip():
-            raise SignalParseError(f"{key} is given twice with different values", field=key)
+            raise SignalParseError(f"{values.show(key)} is given twice with different values", field=key)
         found[key] = value.strip()
     return found
 
@@ -83,7 +85,7 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
         raise SignalParseError("ORDER_TYPE=STOP is not supported; send MARKET or LIMIT with STOP_PRICE",
                                field="ORDER_TYPE")
     size = _volume(fields.get("VOLUME"))
-    exchange = values.text(fields.get("EXCHANGE"), "EXCHANGE")
+    exchange = values.text(fields.get("EXCHANGE"), "EXCHANGE", max_length=values.MAX_NAME)
     comment = _comment(fields)
     key = values.derive_key(NAME, symbol, action, size, fields.get("PRICE"), comment, received_at)
     return Signal(
@@ -103,46 +105,39 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
 
 
 def _volume(raw: str | None) -> Size | None:
+    """The VOLUME size; None when absent or empty. A present VOLUME that is zero, negative,
+    above 100 % or above 1e15 is a ``SignalParseError``, never the default size."""
     if raw is None or not raw.strip():
         return None
     match = _VOLUME.fullmatch(raw.strip())
     if match is None:
-        raise SignalParseError(f"VOLUME must be like 0.01, 100q, 2%, 12a% or 12t%, got {raw!r}", field="VOLUME")
+        raise SignalParseError(f"VOLUME must be like 0.01, 100q, 2%, 12a% or 12t%, got {values.show(raw)}",
+                               field="VOLUME")
     suffix = (match.group("suffix") or "").lower()
-    amount = values.positive(match.group("amount"), "VOLUME")
-    if amount is None:
-        return None
-    if suffix == "":
-        return Size(amount=amount, unit=SizeUnit.BASE)
-    if suffix == "q":
-        return Size(amount=amount, unit=SizeUnit.QUOTE)
-    if suffix in _PERCENT_UNITS:
-        return Size(amount=_percent(amount), unit=_PERCENT_UNITS[suffix])
-    raise SignalParseError(
-        f"VOLUME {raw!r}: the {suffix} amount (a share of some holdings) cannot be expressed as "
-        "base, quote or percent of equity; use a flat amount, q, %, a% or t%",
-        field="VOLUME",
-    )
-
-
-def _percent(amount: Decimal) -> Decimal:
-    if amount > 100:
-        raise SignalParseError(f"VOLUME {amount}% is more than 100%", field="VOLUME")
-    return amount
+    unit = {"": SizeUnit.BASE, "q": SizeUnit.QUOTE, **_PERCENT_UNITS}.get(suffix)
+    if unit is None:
+        raise SignalParseError(
+            f"VOLUME {values.show(raw)}: the {suffix} amount (a share of some holdings) cannot be expressed as "
+            "base, quote or percent of equity; use a flat amount, q, %, a% or t%",
+            field="VOLUME",
+        )
+    amount = values.amount(match.group("amount"), "VOLUME", unit)
+    return Size(amount=amount, unit=unit) if amount is not None else None
 
 
 def _price(fields: dict[str, str], key: str) -> Decimal | None:
     raw = fields.get(key)
     if raw is not None and re.search(r"[%dD@]\s*$", raw.strip()):
         raise SignalParseError(
-            f"{key}={raw} is a relative price; Tradewire needs an absolute price in quote currency", field=key
+            f"{key}={values.show(raw)} is a relative price; Tradewire needs an absolute price in quote currency",
+            field=key,
         )
     return values.positive(raw, key)
 
 
 def _comment(fields: dict[str, str]) -> str | None:
     flag = values.choice(fields.get("REDUCE_ONLY"), "REDUCE_ONLY", _FLAGS)
-    tag = values.text(fields.get("TAG"), "TAG")
+    tag = values.note(fields.get("TAG"), "TAG")
     if flag:
-        return f"{tag} (reduce_only)" if tag else "reduce_only"
+        return values.note(f"{tag} (reduce_only)" if tag else "reduce_only", "TAG")
     return tag

@@ -22,11 +22,15 @@ when absent, here the account's staleness rule applies), ``orderType`` (``market
 - ``percentage_balance``, ``percentage_investment`` → percent of equity (0–100).
 - ``amount`` without ``investmentType`` is refused: OKX then falls back to the bot's own
   settings, which Tradewire does not know.
-- ``percentage_position`` (exits only): 100 closes the whole position (no size, target flat);
-  a partial exit cannot be expressed as a canonical size and is refused.
+- ``percentage_position`` (exits only): 100 (or no amount) closes the whole position (no
+  size, target flat); a partial exit cannot be expressed as a canonical size and is refused.
+
+An ``amount`` that is present must be positive and in range: at most 100 for the percentage
+types, at most 1e15 otherwise; ``0`` is refused, never read as "no amount". ``maxLag`` is whole
+seconds from 1 to a week.
 
 ``orderPriceOffset`` (0–100 %, the limit price's distance from the market) has no canonical
-field; it is kept in the comment so the operator sees it.
+field; it is kept in the comment so the operator sees it. Outside 0–100 it is refused.
 """
 
 from datetime import datetime
@@ -82,7 +86,7 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
     action, target, previous = _direction(keys)
     size, target = _size(keys, target)
     signal_time = values.timestamp(keys.get("timestamp"), "timestamp")
-    order_id = values.text(keys.get("id"), "id")
+    order_id = values.note(keys.get("id"), "id")
     key = values.derive_key(NAME, symbol, action, target, size, order_id, signal_time or received_at)
     return Signal(
         dialect=NAME,
@@ -114,9 +118,10 @@ def _direction(keys: dict[str, Any]) -> tuple[Action, PositionSide | None, Posit
 
 def _size(keys: dict[str, Any], target: PositionSide | None) -> tuple[Size | None, PositionSide | None]:
     """The order size and the target position (a 100 % position exit means flat)."""
-    amount = values.positive(keys.get("amount"), "amount")
     unit = values.choice(keys.get("investmenttype"), "investmentType", _UNITS)
     kind = (values.text(keys.get("investmenttype"), "investmentType") or "").lower()
+    amount = values.amount(keys.get("amount"), "amount", SizeUnit.PERCENT_POSITION if kind == _POSITION_PERCENT
+                           else unit or SizeUnit.BASE)
     if kind != _POSITION_PERCENT:
         if amount is not None and unit is None:
             raise SignalParseError(
@@ -127,7 +132,7 @@ def _size(keys: dict[str, Any], target: PositionSide | None) -> tuple[Size | Non
         return (Size(amount=amount, unit=unit) if amount is not None and unit else None), target
     if target not in (None, PositionSide.FLAT):
         raise SignalParseError("investmentType percentage_position applies to exits only", field="investmentType")
-    if amount is None or amount >= Decimal(100):
+    if amount is None or amount == Decimal(100):
         return None, PositionSide.FLAT
     raise SignalParseError(
         f"investmentType percentage_position with amount {amount} is a partial exit, which Tradewire "
@@ -138,7 +143,10 @@ def _size(keys: dict[str, Any], target: PositionSide | None) -> tuple[Size | Non
 
 def _comment(order_id: str | None, keys: dict[str, Any]) -> str | None:
     offset = values.decimal(keys.get("orderpriceoffset"), "orderPriceOffset")
+    if offset is not None and not Decimal(0) <= offset <= Decimal(100):
+        raise SignalParseError(f"field 'orderPriceOffset' must be a percentage from 0 to 100, got {offset}",
+                               field="orderPriceOffset")
     if offset is None or offset == 0:
         return order_id
     note = f"orderPriceOffset={offset}%"
-    return f"{order_id} ({note})" if order_id else note
+    return values.note(f"{order_id} ({note})" if order_id else note, "id")

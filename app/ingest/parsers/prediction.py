@@ -18,8 +18,8 @@ The endpoint names this dialect (``parse(..., dialect="prediction")``); ``detect
 a body with exactly this shape so TradingView alerts are never read as predictions.
 """
 
+import re
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from app.domain.enums import Action
@@ -50,15 +50,16 @@ def detect(data: dict[str, Any] | str) -> bool:
 
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# ASCII digits only (str.isdigit() also accepts "²", which int() refuses), at most 6 of them.
+_TIMEFRAME = re.compile(r"([0-9]{1,6})([smhdw]?)")
 
 
 def _bar_start(moment: datetime, timeframe: str | None) -> datetime:
     """``moment`` floored to its ``timeframe`` bar (``15m``, ``4h``, ``1d``; plain digits are
     minutes, as TradingView's ``{{interval}}``); a timeframe we cannot read floors to the minute."""
-    text = (timeframe or "").strip().lower()
-    digits = text.rstrip("smhdw")
-    unit = text[len(digits):] or "m"
-    seconds = int(digits) * _UNIT_SECONDS[unit] if digits.isdigit() and unit in _UNIT_SECONDS and int(digits) else 60
+    match = _TIMEFRAME.fullmatch((timeframe or "").strip().lower())
+    count = int(match.group(1)) if match else 0
+    seconds = count * _UNIT_SECONDS[match.group(2) or "m"] if match and count else 60
     epoch = int(moment.timestamp())
     return datetime.fromtimestamp(epoch - epoch % seconds, tz=moment.tzinfo)
 
@@ -74,7 +75,7 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
     action = values.choice(keys.get("prediction"), "prediction", _PREDICTIONS)
     if action is None:
         raise SignalParseError("field 'prediction' is missing (BUY, SELL or HOLD)", field="prediction")
-    timeframe = values.text(keys.get("timeframe"), "timeframe")
+    timeframe = values.text(keys.get("timeframe"), "timeframe", max_length=values.MAX_NAME)
     signal_time = values.timestamp(keys.get("timestamp"), "timestamp")
     key = values.derive_key(NAME, symbol, timeframe, action, signal_time or _bar_start(received_at, timeframe))
     return Signal(
@@ -84,28 +85,8 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
         raw_symbol=raw_symbol,
         exchange=exchange,
         action=action,
-        confidence=_confidence(keys.get("confidence")),
+        confidence=values.confidence(keys.get("confidence"), "confidence"),
         timeframe=timeframe,
-        indicators=_indicators(keys.get("indicators")),
+        indicators=values.indicators(keys.get("indicators")),
         signal_time=signal_time,
     )
-
-
-def _confidence(raw: Any) -> Decimal | None:
-    confidence = values.decimal(raw, "confidence")
-    if confidence is not None and not Decimal(0) <= confidence <= Decimal(1):
-        raise SignalParseError(f"field 'confidence' must be between 0 and 1, got {raw!r}", field="confidence")
-    return confidence
-
-
-def _indicators(raw: Any) -> dict[str, Decimal]:
-    if raw in (None, ""):
-        return {}
-    if not isinstance(raw, dict):
-        raise SignalParseError("field 'indicators' must be an object of numbers", field="indicators")
-    found: dict[str, Decimal] = {}
-    for name, value in raw.items():
-        number = values.decimal(value, f"indicators.{name}")
-        if number is not None:
-            found[str(name)] = number
-    return found

@@ -11,9 +11,10 @@ Spec: help.3commas.io/en/articles/9374557 ("Signal bot: JSON file for Strategy t
 - ``strategy_info.market_position`` / ``prev_market_position`` → target / previous position.
 - ``order.amount`` with ``order.currency_type``: ``base`` (default) → base units, ``quote`` →
   quote currency, ``margin_percent`` → percent of equity (0–100). ``order.order_type``
-  (``market``/``limit``) and ``order.price`` (the limit price) when present.
+  (``market``/``limit``) and ``order.price`` (the limit price) when present. An amount or a
+  price that is present must be positive and in range; ``0`` is refused, not read as absent.
 - ``trigger_price`` ({{close}}) → reference price; ``timestamp`` ({{timenow}}, ISO-8601 or epoch
-  s / ms) → signal time; ``max_lag`` (seconds, quoted or bare) → max lag.
+  s / ms) → signal time; ``max_lag`` (whole seconds, 1 to a week, quoted or bare) → max lag.
 - ``bot_uuid`` → comment, and part of the idempotency key.
 """
 
@@ -55,7 +56,7 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
     values.reject_placeholders(data)
     keys = values.fold_keys(data)
     symbol, raw_symbol, prefix = values.symbol(keys.get("tv_instrument"), "tv_instrument")
-    exchange = values.text(keys.get("tv_exchange"), "tv_exchange")
+    exchange = values.text(keys.get("tv_exchange"), "tv_exchange", max_length=values.MAX_NAME)
     action, target, previous = _direction(keys)
     order = _object(keys.get("order"), "order")
     size = _size(order)
@@ -93,11 +94,9 @@ def _direction(keys: dict[str, Any]) -> tuple[Action, PositionSide | None, Posit
 
 
 def _size(order: dict[str, Any]) -> Size | None:
-    amount = values.positive(order.get("amount"), "order.amount")
-    unit = values.choice(order.get("currency_type"), "order.currency_type", _UNITS)
-    if amount is None:
-        return None
-    return Size(amount=amount, unit=unit or SizeUnit.BASE)
+    unit = values.choice(order.get("currency_type"), "order.currency_type", _UNITS) or SizeUnit.BASE
+    amount = values.amount(order.get("amount"), "order.amount", unit)
+    return Size(amount=amount, unit=unit) if amount is not None else None
 
 
 def _object(raw: Any, field: str) -> dict[str, Any]:

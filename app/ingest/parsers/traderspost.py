@@ -11,6 +11,8 @@ docs.traderspost.io/docs/developer-resources/webhook-reference. Fields read:
   action=sell, target=flat and the risk engine turns it into an exit.
 - ``quantity`` with ``quantityType``: ``fixed_quantity`` (default) → base units,
   ``dollar_amount`` → quote currency, ``percent_of_equity`` → percent of equity (0–100).
+  A quantity that is present must be positive and in range (≤ 100 for a percentage, ≤ 1e15
+  otherwise); ``0`` is refused, not read as "no quantity". Prices likewise must be positive.
   ``risk_dollar_amount`` and ``percent_of_position`` have no canonical unit and are refused.
 - ``price`` or ``signalPrice``: reference price, quote per base. ``time``: ISO-8601 or epoch
   seconds / milliseconds (TradersPost's own Pine scripts send epoch ms). ``interval`` → timeframe.
@@ -100,7 +102,7 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
         stop_loss=_protective(keys.get("stoploss"), "stopLoss", ("stopprice",)),
         price=price,
         signal_time=signal_time,
-        timeframe=values.text(keys.get("interval"), "interval"),
+        timeframe=values.text(keys.get("interval"), "interval", max_length=values.MAX_NAME),
     )
 
 
@@ -128,8 +130,8 @@ def _direction(keys: dict[str, Any]) -> tuple[Action, PositionSide | None]:
 
 
 def _size(keys: dict[str, Any]) -> Size | None:
-    amount = values.positive(keys.get("quantity"), "quantity")
     unit = values.choice(keys.get("quantitytype"), "quantityType", _UNITS)
+    amount = values.amount(keys.get("quantity"), "quantity", unit or SizeUnit.BASE)
     if amount is None:
         return None
     if unit is None and values.text(keys.get("quantitytype"), "quantityType") is not None:

@@ -16,17 +16,19 @@ reads canonical signals posted to ``/api/v1/signals`` (there the marker is optio
 from datetime import datetime
 from typing import Any
 
-from app.domain.enums import Action, SizeUnit
+from app.domain.enums import Action, OrderType, SizeUnit, TimeInForce
 from app.domain.signal import Signal, Size
-from app.domain.symbols import SymbolError, to_unified_symbol
 from app.errors import SignalParseError
 from app.ingest.parsers import values
 
 NAME = "tradewire"
 MARKER = "tradewire"
 
-_PASSTHROUGH = ("order_type", "time_in_force", "timeframe", "account")
 _PRICES = ("limit_price", "stop_loss", "take_profit", "price")
+_ACTIONS = {a.value: a for a in Action}
+_UNITS = {u.value: u for u in SizeUnit}
+_ORDER_TYPES = {t.value: t for t in OrderType}
+_TIME_IN_FORCE = {t.value.lower(): t for t in TimeInForce}
 
 
 def detect(data: dict[str, Any] | str) -> bool:
@@ -35,35 +37,20 @@ def detect(data: dict[str, Any] | str) -> bool:
 
 def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
     """Raises ``SignalParseError`` naming the field for a missing symbol or action, a leftover
-    placeholder or a malformed value."""
+    placeholder or a malformed value: a size or price that is present but not a positive
+    number in range (never read as "absent"), a percentage above 100, a ``max_lag`` beyond a
+    week, a ``confidence`` outside 0–1, or text too long for its column."""
     if not isinstance(data, dict):
         raise SignalParseError("a Tradewire message must be a JSON object", field="body")
     values.reject_placeholders(data)
-    raw_symbol = values.text(data.get("symbol") or data.get("ticker"), "symbol")
-    if raw_symbol is None:
-        raise SignalParseError("field 'symbol' is missing", field="symbol")
-    try:
-        symbol = to_unified_symbol(raw_symbol)
-    except SymbolError as e:
-        raise SignalParseError(f"field 'symbol': {e}", field="symbol") from None
-    action_word = values.text(data.get("action"), "action")
-    if action_word is None:
+    symbol, raw_symbol, prefix = values.symbol(data.get("symbol") or data.get("ticker"), "symbol")
+    action = values.choice(data.get("action"), "action", _ACTIONS)
+    if action is None:
         raise SignalParseError("field 'action' is missing", field="action")
-    try:
-        action = Action(action_word.lower())
-    except ValueError:
-        raise SignalParseError(
-            f"field 'action' must be one of {', '.join(a.value for a in Action)}, got {action_word!r}",
-            field="action",
-        ) from None
-    fields: dict[str, Any] = {k: data[k] for k in _PASSTHROUGH if data.get(k) not in (None, "")}
-    fields.update({k: values.positive(data.get(k), k) for k in _PRICES})
     signal_time = values.timestamp(data.get("signal_time") or data.get("time"), "signal_time")
     size = _size(data)
-    exchange = values.text(data.get("exchange"), "exchange") or (
-        raw_symbol.split(":", 1)[0] if ":" in raw_symbol and "/" not in raw_symbol else None
-    )
-    key = values.text(data.get("idempotency_key"), "idempotency_key") or values.derive_key(
+    exchange = values.text(data.get("exchange"), "exchange", max_length=values.MAX_NAME) or prefix
+    key = values.text(data.get("idempotency_key"), "idempotency_key", max_length=values.MAX_KEY) or values.derive_key(
         NAME, symbol, action, size, data.get("comment"), data.get("target_position"), signal_time or received_at
     )
     return Signal(
@@ -77,41 +64,40 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
         prev_position=values.position(data.get("prev_position"), "prev_position"),
         size=size,
         signal_time=signal_time,
-        max_lag=_max_lag(data.get("max_lag")),
-        confidence=values.decimal(data.get("confidence"), "confidence"),
-        indicators=_indicators(data.get("indicators")),
-        comment=values.text(data.get("comment"), "comment"),
-        **{k: (v.lower() if k == "order_type" and isinstance(v, str) else v) for k, v in fields.items()},
+        max_lag=values.seconds(data.get("max_lag"), "max_lag"),
+        confidence=values.confidence(data.get("confidence"), "confidence"),
+        indicators=values.indicators(data.get("indicators")),
+        comment=values.note(data.get("comment"), "comment"),
+        **_order_fields(data),
     )
 
 
+def _order_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Order type, time in force, account, timeframe and the prices that are present."""
+    fields: dict[str, Any] = {
+        "order_type": values.choice(data.get("order_type"), "order_type", _ORDER_TYPES),
+        "time_in_force": values.choice(data.get("time_in_force"), "time_in_force", _TIME_IN_FORCE),
+        "account": values.text(data.get("account"), "account", max_length=values.MAX_NAME),
+        "timeframe": values.text(data.get("timeframe"), "timeframe", max_length=values.MAX_NAME),
+    }
+    fields.update({k: values.positive(data.get(k), k) for k in _PRICES})
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def _size(data: dict[str, Any]) -> Size | None:
+    """The size: a number with ``size_unit`` (default base) or ``{"amount": .., "unit": ..}``.
+
+    None only when ``size`` is absent or empty; an object without an amount, a zero or
+    negative amount, or one out of its unit's range is a ``SignalParseError``.
+    """
     raw = data.get("size")
     if isinstance(raw, dict):
-        amount = values.positive(raw.get("amount"), "size.amount")
-        unit = raw.get("unit") or SizeUnit.BASE
+        if raw.get("amount") in (None, ""):
+            raise SignalParseError("field 'size.amount' is missing: size must be a number or "
+                                   '{"amount": .., "unit": ..}', field="size.amount")
+        amount_raw, amount_field, unit_raw, unit_field = raw.get("amount"), "size.amount", raw.get("unit"), "size.unit"
     else:
-        amount = values.positive(raw, "size")
-        unit = data.get("size_unit") or SizeUnit.BASE
-    if amount is None:
-        return None
-    try:
-        return Size(amount=amount, unit=SizeUnit(str(unit).lower()))
-    except ValueError:
-        raise SignalParseError(
-            f"field 'size_unit' must be one of {', '.join(u.value for u in SizeUnit)}, got {unit!r}",
-            field="size_unit",
-        ) from None
-
-
-def _max_lag(raw: Any) -> int | None:
-    seconds = values.positive(raw, "max_lag")
-    return int(seconds) if seconds is not None else None
-
-
-def _indicators(raw: Any) -> dict[str, Any]:
-    if raw in (None, ""):
-        return {}
-    if not isinstance(raw, dict):
-        raise SignalParseError("field 'indicators' must be an object of numbers", field="indicators")
-    return {str(k): values.decimal(v, f"indicators.{k}") for k, v in raw.items() if v not in (None, "")}
+        amount_raw, amount_field, unit_raw, unit_field = raw, "size", data.get("size_unit"), "size_unit"
+    unit = values.choice(unit_raw, unit_field, _UNITS) or SizeUnit.BASE
+    amount = values.amount(amount_raw, amount_field, unit)
+    return Size(amount=amount, unit=unit) if amount is not None else None

@@ -13,7 +13,6 @@ from typing import Any
 
 from app.domain.enums import Action, SizeUnit
 from app.domain.signal import Signal, Size
-from app.domain.symbols import SymbolError, to_unified_symbol
 from app.errors import SignalParseError
 from app.ingest.parsers import values
 from app.ingest.parsers.body import is_secret_field
@@ -67,22 +66,20 @@ def detect(data: dict[str, Any] | str) -> bool:
 
 def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
     """Raises ``SignalParseError`` naming the field for a missing ticker or action, a leftover
-    placeholder, or a value that is not a number / time / position."""
+    placeholder, a value that is not a number / time / position, or contracts or a price that
+    are present but zero, negative or out of range (they never fall back to a default)."""
     if not isinstance(data, dict):
         raise SignalParseError("a TradingView strategy alert must be a JSON object", field="body")
     values.reject_placeholders(data)
     flat = flatten(data)
     field, raw_ticker = _pick(flat, "ticker")
-    ticker = values.text(raw_ticker, field)
-    if ticker is None:
+    if values.text(raw_ticker, field, max_length=10**9) is None:
         raise SignalParseError("field 'ticker' is missing ({{ticker}})", field="ticker")
-    try:
-        symbol = to_unified_symbol(ticker)
-    except SymbolError as e:
-        raise SignalParseError(f"field {field!r}: {e}", field=field) from None
+    symbol, ticker, _ = values.symbol(raw_ticker, field)
     field, raw_action = _pick(flat, "action")
     action = _action(values.text(raw_action, field), field)
-    contracts = values.positive(*reversed(_pick(flat, "contracts")))
+    field, raw_contracts = _pick(flat, "contracts")
+    contracts = values.amount(raw_contracts, field, SizeUnit.BASE)
     close = values.positive(*reversed(_pick(flat, "close")))
     order_price = values.positive(*reversed(_pick(flat, "order_price")))
     signal_time = values.timestamp(*reversed(_pick(flat, "time"))) or values.timestamp(
@@ -90,8 +87,8 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
     )
     target = values.position(*reversed(_pick(flat, "market_position")))
     previous = values.position(*reversed(_pick(flat, "prev_market_position")))
-    order_id = values.text(*reversed(_pick(flat, "order_id")))
-    exchange = values.text(*reversed(_pick(flat, "exchange")))
+    order_id = values.note(*reversed(_pick(flat, "order_id")))
+    exchange = values.text(*reversed(_pick(flat, "exchange")), max_length=values.MAX_NAME)
     size = Size(amount=contracts, unit=SizeUnit.BASE) if contracts else None
     key = values.derive_key(NAME, symbol, action, contracts, order_id, target, signal_time or received_at)
     return Signal(
@@ -106,7 +103,7 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
         size=size,
         price=close or order_price,
         signal_time=signal_time,
-        timeframe=values.text(*reversed(_pick(flat, "interval"))),
+        timeframe=values.text(*reversed(_pick(flat, "interval")), max_length=values.MAX_NAME),
         comment=order_id,
     )
 

@@ -2,8 +2,12 @@
 
 Placeholders are substituted as text, so a number may arrive bare (``67432.5``) or quoted
 (``"67432.5"``), a time as ISO-8601 or epoch seconds / milliseconds, and a placeholder the
-sender mistyped stays as literal ``{{...}}`` (../shared/corpus/TRADINGVIEW_FACTS.md §2).
+sender mistyped stays as literal ``{{...}}`` (tests/corpus/TRADINGVIEW_FACTS.md §2).
 Each reader raises ``SignalParseError`` naming the field; none returns a float.
+
+Every value is bounded here, before any arithmetic (issue 10): numbers by digits and
+exponent (``app.domain.money``), sizes and prices by range, a present zero is an error and
+never "absent", identifiers by their column's width, comments cut to ``MAX_COMMENT``.
 """
 
 import hashlib
@@ -11,11 +15,12 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from app.domain.enums import PositionSide
-from app.domain.symbols import SymbolError, to_unified_symbol
+from app.domain.enums import PositionSide, SizeUnit
+from app.domain.money import MAX_AMOUNT, MAX_DIGITS, MAX_EXPONENT, MAX_PERCENT
+from app.domain.symbols import MAX_SYMBOL_LENGTH, SymbolError, to_unified_symbol
 from app.errors import SignalParseError
 
 T = TypeVar("T")
@@ -27,91 +32,235 @@ _EPOCH_MS_THRESHOLD = 10_000_000_000
 # keeps int() away from numbers like 1e999999.
 MAX_LAG_SECONDS = 7 * 24 * 3600
 
+# Text bounds. Identifiers are refused when longer (they land in VARCHAR columns or are
+# compared with them); a comment is free text that only an operator reads, so it is cut.
+MAX_NAME = 64  # exchange, account, timeframe, indicator names (accounts.name is String(64))
+MAX_KEY = 200  # idempotency_key (signals.idempotency_key is String(200)), other words
+MAX_COMMENT = 1000
+MAX_INDICATORS = 64
+MAX_DEPTH = 32  # nesting of objects and lists (body.decode refuses deeper JSON first)
+_MAX_NUMBER_TEXT = 64  # characters of a number as written, checked before Decimal() reads it
+_MAX_TIME_TEXT = 64
 
-def walk(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """Yield (dotted path, value) for every leaf of nested dicts and lists."""
+# A number as JSON or TradingView writes it, ASCII digits only (Decimal() alone would also
+# take "1_000", "NaN", "Infinity" and non-ASCII digits), or with strict thousands commas.
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
+_EPOCH = re.compile(r"[0-9]+(\.[0-9]+)?")
+_EPOCH_BOUNDED = re.compile(r"[0-9]{1,15}(\.[0-9]{1,9})?")
+
+
+def show(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for error messages that quote a value."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def walk(data: Any, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, Any]]:
+    """Yield (dotted path, value) for every leaf of nested dicts and lists.
+
+    Raises ``SignalParseError`` naming the path when nesting goes deeper than ``MAX_DEPTH``.
+    """
+    if depth > MAX_DEPTH:
+        raise SignalParseError(f"field {prefix[:80]!r} is nested more than {MAX_DEPTH} levels deep",
+                               field=prefix[:200] or "body")
     if isinstance(data, Mapping):
         for key, value in data.items():
-            yield from walk(value, f"{prefix}.{key}" if prefix else str(key))
+            yield from walk(value, f"{prefix}.{key}" if prefix else str(key), depth + 1)
     elif isinstance(data, list):
         for index, value in enumerate(data):
-            yield from walk(value, f"{prefix}[{index}]")
+            yield from walk(value, f"{prefix}[{index}]", depth + 1)
     else:
         yield prefix, data
 
 
 def reject_placeholders(data: Any) -> None:
-    """Raise ``SignalParseError`` naming the first field still holding a ``{{...}}`` placeholder."""
+    """Raise ``SignalParseError`` naming the first field still holding a ``{{...}}`` placeholder,
+    or holding text PostgreSQL cannot store (a NUL character, a lone UTF-16 surrogate).
+
+    Field names are checked too: they end up in the stored signal.
+    """
     for path, value in walk(data):
+        _storable(path, "body")
         if isinstance(value, str) and _PLACEHOLDER.search(value):
             raise SignalParseError(
-                f"field {path!r} still holds the placeholder {value!r}: TradingView did not fill it in; "
+                f"field {path!r} still holds the placeholder {show(value)}: TradingView did not fill it in; "
                 "check the placeholder's spelling in the alert message",
                 field=path,
             )
+        if isinstance(value, str):
+            _storable(value, path)
 
 
-def text(value: Any, field: str) -> str | None:
-    """A non-empty stripped string, or None for absent / empty values. Numbers become text."""
+def _storable(value: str, field: str) -> None:
+    """Raise ``SignalParseError`` for text PostgreSQL refuses: NUL, or not encodable as UTF-8."""
+    if "\x00" in value:
+        raise SignalParseError(f"field {show(field, 200)} contains a NUL character", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SignalParseError(f"field {show(field, 200)} is not valid Unicode text (a lone surrogate)",
+                               field=field) from None
+
+
+def text(value: Any, field: str, *, max_length: int = MAX_KEY) -> str | None:
+    """A non-empty stripped string, or None for absent / empty values. Numbers become text.
+
+    Raises ``SignalParseError`` for an object or list, text longer than ``max_length``
+    characters, or text PostgreSQL cannot store (NUL, lone surrogates).
+    """
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (dict, list)):
         raise SignalParseError(f"field {field!r} must be text, got {type(value).__name__}", field=field)
     result = str(value).strip()
-    return result or None
+    if not result:
+        return None
+    _storable(result, field)
+    if len(result) > max_length:
+        raise SignalParseError(
+            f"field {field!r} is {len(result)} characters long; at most {max_length} are allowed", field=field
+        )
+    return result
+
+
+def note(value: Any, field: str) -> str | None:
+    """Free text (a comment, an order id shown to the operator): like ``text`` but cut to
+    ``MAX_COMMENT`` characters (the last one an ellipsis) instead of refused when longer."""
+    result = text(value, field, max_length=10**9)
+    if result is None or len(result) <= MAX_COMMENT:
+        return result
+    return result[: MAX_COMMENT - 1] + "…"
 
 
 def decimal(value: Any, field: str) -> Decimal | None:
-    """An exact Decimal from a JSON number or numeric string; None for absent / empty.
+    """An exact Decimal from a JSON number or numeric string; None for absent / empty text.
 
-    Raises ``SignalParseError`` for booleans, NaN, infinity and non-numeric text.
+    Bounded before anything computes with it: at most ``MAX_DIGITS`` significant digits and
+    a magnitude between 1e-``MAX_EXPONENT`` and 1e``MAX_EXPONENT`` (zero is always fine, and
+    ``-0`` reads as 0). Thousands commas are read only in strict groups (``1,234.5``); a
+    decimal comma (``0,5``) is refused rather than misread. Raises ``SignalParseError`` for
+    booleans, objects, NaN, infinity, non-numeric text and numbers outside those bounds.
     """
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool) or isinstance(value, (dict, list)):
-        raise SignalParseError(f"field {field!r} must be a number, got {value!r}", field=field)
-    raw = str(value).strip().replace(",", "") if isinstance(value, str) else str(value)
-    try:
-        number = Decimal(raw)
-    except InvalidOperation:
-        raise SignalParseError(f"field {field!r} must be a number, got {value!r}", field=field) from None
-    if not number.is_finite():
-        raise SignalParseError(f"field {field!r} must be a finite number, got {value!r}", field=field)
+    if isinstance(value, (bool, dict, list)):
+        raise SignalParseError(f"field {field!r} must be a number, got {show(value)}", field=field)
+    raw = str(value).strip()
+    if len(raw) > _MAX_NUMBER_TEXT:
+        raise SignalParseError(f"field {field!r} must be a number of at most {MAX_DIGITS} digits, "
+                               f"got {len(raw)} characters", field=field)
+    if _GROUPED.fullmatch(raw):
+        raw = raw.replace(",", "")
+    elif not _NUMBER.fullmatch(raw):
+        raise SignalParseError(f"field {field!r} must be a finite decimal number like 0.015, got {show(value)}",
+                               field=field)
+    return _bounded(Decimal(raw), field, value)
+
+
+def _bounded(number: Decimal, field: str, value: Any) -> Decimal:
+    if number.is_zero():
+        return Decimal(0)
+    significant = "".join(map(str, number.as_tuple().digits)).rstrip("0")
+    if len(significant) > MAX_DIGITS or not -MAX_EXPONENT <= number.adjusted() <= MAX_EXPONENT:
+        raise SignalParseError(
+            f"field {field!r} is out of range: {show(value)} (numbers need at most {MAX_DIGITS} significant "
+            f"digits and a magnitude between 1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT})",
+            field=field,
+        )
     return number
 
 
-def positive(value: Any, field: str) -> Decimal | None:
-    """Like ``decimal`` but zero means absent and a negative number is an error."""
+def positive(value: Any, field: str, *, maximum: Decimal = MAX_AMOUNT) -> Decimal | None:
+    """A number in (0, ``maximum``]; None only when absent or empty.
+
+    A present zero or negative number is an error, never "absent": a sender who wrote
+    ``0`` must not get the account's default size. Raises ``SignalParseError`` naming the field.
+    """
     number = decimal(value, field)
-    if number is None or number == 0:
+    if number is None:
         return None
-    if number < 0:
-        raise SignalParseError(f"field {field!r} must be positive, got {value!r}", field=field)
+    if number <= 0:
+        raise SignalParseError(f"field {field!r} must be greater than 0, got {show(value)}", field=field)
+    if number > maximum:
+        raise SignalParseError(f"field {field!r} must be at most {maximum:f}, got {show(value)}", field=field)
     return number
+
+
+_PERCENT_UNITS = frozenset({SizeUnit.PERCENT_EQUITY, SizeUnit.PERCENT_POSITION})
+
+
+def amount(value: Any, field: str, unit: SizeUnit) -> Decimal | None:
+    """An order size in ``unit``: percent units in (0, 100], base / quote / contracts in
+    (0, ``MAX_AMOUNT``]. None only when absent or empty; raises ``SignalParseError`` otherwise."""
+    number = positive(value, field)
+    if number is not None and unit in _PERCENT_UNITS and number > MAX_PERCENT:
+        raise SignalParseError(f"field {field!r} is a percentage ({unit}) and must be at most 100, "
+                               f"got {show(value)}", field=field)
+    return number
+
+
+def confidence(value: Any, field: str) -> Decimal | None:
+    """A confidence between 0 and 1 inclusive; None when absent. Raises ``SignalParseError``."""
+    number = decimal(value, field)
+    if number is not None and not Decimal(0) <= number <= Decimal(1):
+        raise SignalParseError(f"field {field!r} must be between 0 and 1, got {show(value)}", field=field)
+    return number
+
+
+def indicators(raw: Any, field: str = "indicators") -> dict[str, Decimal]:
+    """An object of at most ``MAX_INDICATORS`` named numbers (names up to ``MAX_NAME``
+    characters); {} when absent. Empty values are skipped. Raises ``SignalParseError``."""
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        raise SignalParseError(f"field {field!r} must be an object of numbers", field=field)
+    if len(raw) > MAX_INDICATORS:
+        raise SignalParseError(f"field {field!r} has {len(raw)} entries; at most {MAX_INDICATORS}", field=field)
+    found: dict[str, Decimal] = {}
+    for name, value in raw.items():
+        key = text(name, f"{field} name", max_length=MAX_NAME)
+        number = decimal(value, f"{field}.{key}")
+        if key is not None and number is not None:
+            found[key] = number
+    return found
 
 
 def timestamp(value: Any, field: str) -> datetime | None:
-    """A UTC datetime from ISO-8601 text or epoch seconds / milliseconds (number or text)."""
-    if value is None or value == "":
+    """A UTC datetime from ISO-8601 text or epoch seconds / milliseconds (number or text);
+    None when absent or empty.
+
+    Raises ``SignalParseError`` for anything else, including epochs of more than 15 digits,
+    text over 64 characters and times outside what ``datetime`` holds (years 1–9999).
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
-        raise SignalParseError(f"field {field!r} must be a time, got {value!r}", field=field)
+    if isinstance(value, (bool, dict, list)):
+        raise SignalParseError(f"field {field!r} must be a time, got {show(value)}", field=field)
     raw = str(value).strip()
-    if re.fullmatch(r"\d+(\.\d+)?", raw):
-        seconds = Decimal(raw)
-        if seconds > _EPOCH_MS_THRESHOLD:
-            seconds /= 1000
-        try:
-            return datetime.fromtimestamp(float(seconds), tz=UTC)
-        except (OverflowError, ValueError, OSError):
-            raise SignalParseError(f"field {field!r} is not a valid epoch time: {value!r}", field=field) from None
+    if len(raw) > _MAX_TIME_TEXT:
+        raise SignalParseError(f"field {field!r} is too long to be a time ({len(raw)} characters)", field=field)
+    if _EPOCH.fullmatch(raw):
+        return _from_epoch(raw, field)
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise SignalParseError(
-            f"field {field!r} must be ISO-8601 or epoch seconds/milliseconds, got {value!r}", field=field
+            f"field {field!r} must be ISO-8601 or epoch seconds/milliseconds, got {show(value)}", field=field
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _from_epoch(raw: str, field: str) -> datetime:
+    if not _EPOCH_BOUNDED.fullmatch(raw):
+        raise SignalParseError(f"field {field!r} is not a valid epoch time: {show(raw)}", field=field)
+    seconds = Decimal(raw)
+    if seconds > _EPOCH_MS_THRESHOLD:
+        seconds /= 1000
+    try:
+        return datetime.fromtimestamp(float(seconds), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        raise SignalParseError(f"field {field!r} is not a valid epoch time: {show(raw)}", field=field) from None
 
 
 _POSITION_WORDS = {
@@ -133,7 +282,7 @@ def position(value: Any, field: str) -> PositionSide | None:
         return _POSITION_WORDS[word.lower()]
     except KeyError:
         raise SignalParseError(
-            f"field {field!r} must be long, short or flat, got {word!r}", field=field
+            f"field {field!r} must be long, short or flat, got {show(word)}", field=field
         ) from None
 
 
@@ -166,7 +315,7 @@ def choice(value: Any, field: str, words: Mapping[str, T]) -> T | None:
         return words[word.lower()]
     except KeyError:
         raise SignalParseError(
-            f"field {field!r} must be one of {', '.join(words)}, got {word!r}", field=field
+            f"field {field!r} must be one of {', '.join(words)}, got {show(word)}", field=field
         ) from None
 
 
@@ -174,9 +323,10 @@ def symbol(value: Any, field: str) -> tuple[str, str, str | None]:
     """(unified symbol, ticker as written, exchange prefix lower case or None) of a ticker.
 
     ``BINANCE:BTCUSDT`` → (``BTC/USDT``, ``BINANCE:BTCUSDT``, ``binance``). Raises
-    ``SignalParseError`` naming the field when the ticker is missing or cannot be mapped.
+    ``SignalParseError`` naming the field when the ticker is missing, longer than
+    ``MAX_SYMBOL_LENGTH`` (64, the symbol columns' width) or cannot be mapped.
     """
-    raw = text(value, field)
+    raw = text(value, field, max_length=MAX_SYMBOL_LENGTH)
     if raw is None:
         raise SignalParseError(f"field {field!r} (the ticker) is missing", field=field)
     try:
@@ -188,12 +338,16 @@ def symbol(value: Any, field: str) -> tuple[str, str, str | None]:
 
 
 def seconds(value: Any, field: str) -> int | None:
-    """A whole number of seconds between 1 and a week (``max_lag``); None when absent or zero."""
-    number = positive(value, field)
+    """A whole number of seconds between 1 and a week (``max_lag``); None when absent.
+
+    Raises ``SignalParseError`` for zero, a fraction, or more than ``MAX_LAG_SECONDS``;
+    the bounds are checked on the Decimal, so ``int()`` only ever sees a small number.
+    """
+    number = positive(value, field, maximum=Decimal(MAX_LAG_SECONDS))
     if number is None:
         return None
-    if number != number.to_integral_value() or number > MAX_LAG_SECONDS:
+    if number != number.to_integral_value():
         raise SignalParseError(
-            f"field {field!r} must be whole seconds between 1 and {MAX_LAG_SECONDS}, got {value!r}", field=field
+            f"field {field!r} must be whole seconds between 1 and {MAX_LAG_SECONDS}, got {show(value)}", field=field
         )
     return int(number)
