@@ -38,8 +38,9 @@ class Settings(BaseSettings):
     queue_prefix: str = "tradewire"
     sweeper_grace_seconds: float = 10.0
     sweeper_interval_seconds: float = 5.0
-    paper_fee_rate: Decimal = Decimal("0.001")
-    paper_slippage_bps: Decimal = Decimal("0")
+    paper_fee_rate: Decimal = Field(default=Decimal("0.001"), ge=0, le=1, max_digits=38, decimal_places=18,
+                                    description="fraction of notional (0.001 = 0.1%)")
+    paper_slippage_bps: Decimal = Field(default=Decimal(0), ge=0, lt=10_000, description="basis points")
     log_level: str = "INFO"
     api_threads: int = Field(default=8, ge=1, description="Threads per API process running request handlers.")
     log_format: Literal["json", "text"] = Field(default="json", description="json: one JSON object per line (app.logs)")

@@ -57,3 +57,29 @@ def test_short_closed_at_a_lower_price_is_a_profit():
     p, _ = apply_fill(PositionState(), OrderSide.SELL, Decimal(2), Decimal(50))
     p, realized = apply_fill(p, OrderSide.BUY, Decimal(2), Decimal(40))
     assert realized == Decimal(20) and p.quantity == 0 and p.average_price is None
+
+
+def test_intent_table_claims_once_and_finishes_once():
+    from app.domain.enums import IntentStatus as I
+    from app.domain.orders import check_intent_transition, intent_predecessors
+
+    assert intent_predecessors(I.SUBMITTING) == ("pending",)
+    assert intent_predecessors(I.DONE) == ("submitting",)
+    assert intent_predecessors(I.FAILED) == ("pending", "submitting")
+    for current, new in [(I.DONE, I.FAILED), (I.FAILED, I.DONE), (I.SUBMITTING, I.PENDING), (I.PENDING, I.DONE)]:
+        with pytest.raises(InvalidTransition):
+            check_intent_transition(current, new, "i-1")
+
+
+def test_ledger_refuses_an_illegal_order_transition_and_logs_the_order(db, caplog):
+    import uuid
+
+    from app.db import unit_of_work
+    from app.execution.ledger import transition
+    from app.persistence.models import OrderRecord
+
+    order = OrderRecord(id=uuid.uuid4(), status=S.FILLED.value, client_order_id="tw-illegal")
+    with unit_of_work() as session, pytest.raises(InvalidTransition, match=f"order {order.id} cannot go from FILLED to CANCELED"):
+        transition(session, order, S.CANCELED)
+    assert order.status == "FILLED"
+    assert f"illegal order transition FILLED -> CANCELED for order {order.id} (tw-illegal)" in caplog.text

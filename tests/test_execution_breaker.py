@@ -20,7 +20,9 @@ def breaker_of(client, admin) -> dict | None:
 @pytest.mark.faults
 def test_failures_open_the_breaker_intents_wait_and_a_probe_resumes(client, fake, account, admin, caplog):
     fake.inject(ORDER, "http_500", count=1000)  # the venue's order endpoint is down: sends and look-ups fail
-    first, second = make_intent(account), make_intent(account)
+    # Three symbols: one symbol's intents execute in decision order, so a second intent of BTC
+    # would wait for the first (in doubt) instead of failing on the venue.
+    first, second = make_intent(account), make_intent(account, symbol="ETH/USDT", quantity="0.01")
     with caplog.at_level(logging.ERROR, logger="app.execution.breaker"):
         execute_intent(first.id)  # send fails, look-up fails: 2 failures
         execute_intent(second.id)  # the send fails: 3 → open
@@ -30,7 +32,7 @@ def test_failures_open_the_breaker_intents_wait_and_a_probe_resumes(client, fake
     venues = {v["venue"]: v for v in client.get("/api/v1/venues", headers=admin).json()}
     assert {o["client_order_id"] for o in venues["binance"]["in_doubt"]} == {first.client_order_id, second.client_order_id}
 
-    waiting = make_intent(account)
+    waiting = make_intent(account, symbol="DOGE/USDT", quantity="100")
     posts = len(fake.calls("POST", ORDER))
     assert execute_intent(waiting.id) is None
     assert intent_status(waiting) == "pending" and order_of(waiting) is None

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.admin.schemas import Money, OrderDetail, OrderView
 from app.admin.trace import order_detail, order_view
 from app.deps import AdminDep, SessionDep
+from app.domain.orders import OrderStatus
 from app.errors import NotFound
 from app.execution import breaker, cancel
 from app.persistence.models import Account, ForeignOrderRecord, OrderRecord
@@ -83,7 +84,7 @@ def list_venues(session: SessionDep) -> list[VenueView]:
     names = {a.id: a.name for a in accounts}
     breakers = {b.venue: b for b in breaker.states()}
     doubtful = session.execute(
-        select(OrderRecord).where(OrderRecord.in_doubt_since.is_not(None), OrderRecord.status == "SUBMITTED")
+        select(OrderRecord).where(OrderRecord.in_doubt_since.is_not(None), OrderRecord.status == OrderStatus.SUBMITTED.value)
         .order_by(OrderRecord.in_doubt_since)
     ).scalars().all()
     foreign = session.execute(select(ForeignOrderRecord).order_by(ForeignOrderRecord.first_seen_at)).scalars().all()

@@ -27,13 +27,14 @@ from app.admin.schemas import RedriveAnswer
 from app.deps import SessionDep
 from app.domain.enums import IntentStatus, TradingState
 from app.domain.intents import client_order_id_for
+from app.domain.orders import OrderStatus
 from app.errors import Conflict, NotFound
 from app.jobs.queue import enqueue_intent, get_redis
 from app.persistence.models import Account, OrderIntentRecord, OrderRecord
 
 router = APIRouter()
 REDRIVE_NAMESPACE = uuid.UUID("6f1c1f5e-3c2a-4a8e-9d57-7a51e0d4a0b1")
-NOT_ON_VENUE = frozenset({"REJECTED", "DENIED", "INITIALIZED"})
+NOT_ON_VENUE = frozenset({OrderStatus.REJECTED, OrderStatus.DENIED, OrderStatus.INITIALIZED})
 _LIVE_JOB = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
 _NOT_COPIED = frozenset({"id", "client_order_id", "status", "created_at", "enqueued_at", "claimed_at", "attempts",
                          "sequence"})
@@ -80,7 +81,7 @@ def redrive(session: Session, intent_id: uuid.UUID) -> RedriveAnswer:
 def _in_doubt(intent: OrderIntentRecord, order: OrderRecord | None) -> bool:
     if intent.status != IntentStatus.SUBMITTING.value:
         return False
-    return order is None or order.status == "SUBMITTED" or getattr(order, "in_doubt_since", None) is not None
+    return order is None or order.status == OrderStatus.SUBMITTED or getattr(order, "in_doubt_since", None) is not None
 
 
 def _copy(session: Session, intent: OrderIntentRecord) -> RedriveAnswer:
@@ -100,7 +101,7 @@ def _copy(session: Session, intent: OrderIntentRecord) -> RedriveAnswer:
     if inserted is None:
         raise Conflict(f"intent {intent.id} was re-driven already as intent {copy_id}; re-drive that one if it failed")
     return RedriveAnswer(action="copied", intent_id=intent.id, new_intent_id=copy_id,
-                         client_order_id=values["client_order_id"], venue=intent.venue, status="pending")
+                         client_order_id=values["client_order_id"], venue=intent.venue, status=IntentStatus.PENDING)
 
 
 def _check_trading_state(session: Session, intent: OrderIntentRecord) -> None:

@@ -27,6 +27,7 @@ from app.admin.schemas import (
     TraceDecision,
 )
 from app.errors import NotFound
+from app.domain.orders import OrderStatus
 from app.persistence.models import (
     Account,
     FillRecord,
@@ -38,8 +39,8 @@ from app.persistence.models import (
     Strategy,
 )
 
-_EVENT_STEPS = {"SUBMITTED": "submitted", "ACCEPTED": "acknowledged"}
-_UNTIMED = {"INITIALIZED"}
+_EVENT_STEPS = {OrderStatus.SUBMITTED: "submitted", OrderStatus.ACCEPTED: "acknowledged"}
+_UNTIMED = {OrderStatus.INITIALIZED}
 
 
 def signal_trace(session: Session, signal_id: uuid.UUID) -> SignalTrace:

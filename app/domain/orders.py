@@ -8,6 +8,7 @@ fill state. https://nautilustrader.io/docs/latest/concepts/orders#order-status-f
 
 from enum import StrEnum
 
+from app.domain.enums import IntentStatus
 from app.errors import InvalidTransition
 
 
@@ -31,12 +32,42 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PARTIALLY_FILLED: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}),
 }
 TERMINAL: frozenset[OrderStatus] = frozenset({S.DENIED, S.REJECTED, S.FILLED, S.CANCELED, S.EXPIRED})
+# On the venue, or possibly on it (SUBMITTED includes in doubt): what a cancel or reconciler follows.
+OPEN_STATES: frozenset[OrderStatus] = frozenset({S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED})
+OPEN_STATE_VALUES: tuple[str, ...] = tuple(sorted(s.value for s in OPEN_STATES))  # for SQL IN (...)
 
 
-def check_transition(current: OrderStatus, new: OrderStatus) -> None:
+def check_transition(current: OrderStatus, new: OrderStatus, order_id: object = None) -> None:
     """Raise ``InvalidTransition`` unless the table allows ``current → new``."""
     if new not in TRANSITIONS.get(current, frozenset()):
-        raise InvalidTransition(f"order cannot go from {current} to {new}")
+        raise InvalidTransition(f"order {order_id or ''} cannot go from {current} to {new}".replace("  ", " "))
+
+
+def reachable(current: OrderStatus, new: OrderStatus) -> bool:
+    """True when the table has a path ``current → … → new`` (a venue answer may skip states)."""
+    try:
+        return bool(path_to(current, new)) or (current == new == S.PARTIALLY_FILLED)
+    except InvalidTransition:
+        return False
+
+
+# The order intent's life in our outbox (``IntentStatus``): claimed once, finished once.
+I = IntentStatus
+INTENT_TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
+    I.PENDING: frozenset({I.SUBMITTING, I.FAILED}),
+    I.SUBMITTING: frozenset({I.DONE, I.FAILED}),
+}
+
+
+def intent_predecessors(new: IntentStatus) -> tuple[str, ...]:
+    """The intent states the table allows ``new`` to follow (values, for a conditional UPDATE)."""
+    return tuple(sorted(s.value for s, nexts in INTENT_TRANSITIONS.items() if new in nexts))
+
+
+def check_intent_transition(current: IntentStatus, new: IntentStatus, intent_id: object = None) -> None:
+    """Raise ``InvalidTransition`` unless the intent table allows ``current → new``."""
+    if new not in INTENT_TRANSITIONS.get(current, frozenset()):
+        raise InvalidTransition(f"intent {intent_id or ''} cannot go from {current} to {new}".replace("  ", " "))
 
 
 def path_to(current: OrderStatus, target: OrderStatus) -> list[OrderStatus]:

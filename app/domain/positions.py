@@ -7,9 +7,10 @@ at the fill price. Fees (quote currency) are subtracted from realised PnL.
 """
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from app.domain.enums import OrderSide
+from app.domain.money import MONEY_CONTEXT
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,17 @@ class PositionState:
 def apply_fill(
     position: PositionState, side: OrderSide, quantity: Decimal, price: Decimal, fee: Decimal = Decimal(0)
 ) -> tuple[PositionState, Decimal]:
-    """The position after a fill, and the PnL this fill realised (net of ``fee``, in quote)."""
+    """The position after a fill, and the PnL this fill realised (net of ``fee``, in quote).
+
+    Computed in ``MONEY_CONTEXT``: the default 28 digits would round a large account's
+    average price and PnL."""
+    with localcontext(MONEY_CONTEXT):
+        return _apply_fill(position, side, quantity, price, fee)
+
+
+def _apply_fill(
+    position: PositionState, side: OrderSide, quantity: Decimal, price: Decimal, fee: Decimal
+) -> tuple[PositionState, Decimal]:
     signed = quantity if side == OrderSide.BUY else -quantity
     current, average = position.quantity, position.average_price or Decimal(0)
     realized = -fee

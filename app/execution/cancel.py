@@ -17,7 +17,7 @@ from sqlalchemy.exc import NoResultFound
 
 from app.config import get_settings
 from app.db import unit_of_work
-from app.domain.orders import TERMINAL, OrderStatus
+from app.domain.orders import OPEN_STATE_VALUES, TERMINAL, OrderStatus
 from app.errors import AppError, Conflict, NotFound
 from app.execution import lifecycle
 from app.execution.ledger import record_never_placed
@@ -25,7 +25,6 @@ from app.execution.venues.registry import venue_for
 from app.persistence.models import OrderRecord
 
 log = logging.getLogger(__name__)
-OPEN_STATES = [OrderStatus.SUBMITTED.value, OrderStatus.ACCEPTED.value, OrderStatus.PARTIALLY_FILLED.value]
 
 
 def cancel_order(order_id: uuid.UUID) -> OrderStatus:
@@ -69,7 +68,7 @@ def cancel_open_orders(account_id: uuid.UUID, symbol: str | None = None) -> dict
     by outcome: the orders' statuses afterwards, ``conflict`` (see ``cancel_order``) and
     ``failed`` (venue errors; the reconciler keeps following those orders)."""
     with unit_of_work() as session:
-        query = select(OrderRecord.id).where(OrderRecord.account_id == account_id, OrderRecord.status.in_(OPEN_STATES))
+        query = select(OrderRecord.id).where(OrderRecord.account_id == account_id, OrderRecord.status.in_(OPEN_STATE_VALUES))
         if symbol:
             query = query.where(OrderRecord.symbol == symbol)
         order_ids = list(session.execute(query.order_by(OrderRecord.created_at)).scalars())

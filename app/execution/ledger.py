@@ -1,22 +1,33 @@
 """Writing an order's outcome: state transitions with events, fills, position. Takes a session,
 never commits (the caller's unit of work does)."""
 
+import logging
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.domain.enums import IntentStatus, OrderSide
-from app.domain.orders import TERMINAL, TRANSITIONS, OrderStatus, path_to
+from app.domain.money import MONEY_CONTEXT
+from app.domain.orders import (
+    TERMINAL,
+    OrderStatus,
+    check_intent_transition,
+    intent_predecessors,
+    path_to,
+    reachable,
+)
 from app.domain.positions import PositionState, apply_fill
 from app.domain.symbols import base_quote
+from app.errors import InvalidTransition
 from app.execution.venues.base import Trade, VenueOrder
 from app.notify import notify_on_commit
 from app.persistence.models import FillRecord, OrderEventRecord, OrderIntentRecord, OrderRecord, PositionRecord
 
+log = logging.getLogger(__name__)
 _POSITIONS = "ledger.locked_positions"  # session.info: the positions this transaction has locked
 
 
@@ -25,9 +36,16 @@ def transition(
 ) -> None:
     """Move ``order`` to ``new`` through the states the table allows, one event row each.
 
-    Raises ``InvalidTransition`` when the table has no path.
+    The only way an order's status changes once it exists. Raises ``InvalidTransition``
+    (logged with the order id) when the table has no path.
     """
-    for status in path_to(OrderStatus(order.status), new):
+    try:
+        steps = path_to(OrderStatus(order.status), new)
+    except InvalidTransition:
+        log.error("illegal order transition %s -> %s for order %s (%s)", order.status, new, order.id,
+                  order.client_order_id)
+        raise InvalidTransition(f"order {order.id} cannot go from {order.status} to {new}") from None
+    for status in steps:
         session.add(
             OrderEventRecord(
                 order_id=order.id, from_status=order.status, to_status=status.value, reason=reason, ts_event=ts_event
@@ -45,7 +63,7 @@ def record_rejection(session: Session, order_id: uuid.UUID, reason: str) -> None
         return
     order.in_doubt_since = None
     transition(session, order, OrderStatus.REJECTED, reason=reason, ts_event=datetime.now(UTC))
-    _finish_intent(session, order.intent_id, IntentStatus.FAILED)
+    finish_intent(session, order.intent_id, IntentStatus.FAILED)
     notify_on_commit(session, "rejection", {
         "account_id": order.account_id, "venue": order.venue, "symbol": order.symbol, "side": order.side,
         "quantity": order.quantity, "client_order_id": order.client_order_id, "reason": reason,
@@ -87,18 +105,16 @@ def _apply_venue_order(session: Session, order: OrderRecord, venue: str, result:
     if OrderStatus(order.status) != target or target == OrderStatus.PARTIALLY_FILLED:
         transition(session, order, target, reason=result.reason, ts_event=result.ts_event)
     if target in TERMINAL:
-        _finish_intent(session, order.intent_id, IntentStatus.DONE if target != OrderStatus.REJECTED else IntentStatus.FAILED)
+        finish_intent(session, order.intent_id, IntentStatus.DONE if target != OrderStatus.REJECTED else IntentStatus.FAILED)
     return target
 
 
 def _reachable(current: OrderStatus, target: OrderStatus, recorded: Decimal, reported: Decimal) -> bool:
+    """Whether a venue answer moves the order on: the table has a path to it (a repeated
+    partial fill counts only when more is filled). Anything else is an older answer."""
     if target == OrderStatus.PARTIALLY_FILLED and current == OrderStatus.PARTIALLY_FILLED:
         return reported > recorded
-    if current == target:
-        return False
-    if current == OrderStatus.SUBMITTED:
-        return True
-    return target in TRANSITIONS.get(current, frozenset())
+    return reachable(current, target)
 
 
 def mark_in_doubt(session: Session, order_id: uuid.UUID, reason: str) -> bool:
@@ -246,11 +262,23 @@ def _locked_position(session: Session, order: OrderRecord) -> PositionRecord:
 def _fee_in_quote(symbol: str, trade: Trade) -> Decimal:
     """A fee charged in the base currency (Binance spot buys) is valued at the fill price."""
     base, _ = base_quote(symbol)
-    return trade.fee * trade.price if trade.fee_currency == base else trade.fee
+    with localcontext(MONEY_CONTEXT):
+        return trade.fee * trade.price if trade.fee_currency == base else trade.fee
 
 
-def _finish_intent(session: Session, intent_id: uuid.UUID, status: IntentStatus) -> None:
-    session.execute(update(OrderIntentRecord).where(OrderIntentRecord.id == intent_id).values(status=status.value))
+def finish_intent(session: Session, intent_id: uuid.UUID, status: IntentStatus) -> None:
+    """End the intent as ``status`` if the intent table allows it from its current state;
+    otherwise raise ``InvalidTransition`` (logged with the intent id)."""
+    finished = session.execute(
+        update(OrderIntentRecord)
+        .where(OrderIntentRecord.id == intent_id, OrderIntentRecord.status.in_(intent_predecessors(status)))
+        .values(status=status.value)
+        .returning(OrderIntentRecord.id)
+    ).scalar_one_or_none()
+    if finished is None:
+        current = session.execute(select(OrderIntentRecord.status).where(OrderIntentRecord.id == intent_id)).scalar()
+        log.error("illegal intent transition %s -> %s for intent %s", current, status, intent_id)
+        check_intent_transition(IntentStatus(current), status, intent_id)  # raises
 
 
 def record_never_placed(session: Session, order_id: uuid.UUID, reason: str) -> bool:
@@ -261,5 +289,5 @@ def record_never_placed(session: Session, order_id: uuid.UUID, reason: str) -> b
         return False
     order.in_doubt_since = None
     transition(session, order, OrderStatus.CANCELED, reason=reason, ts_event=datetime.now(UTC))
-    _finish_intent(session, order.intent_id, IntentStatus.FAILED)
+    finish_intent(session, order.intent_id, IntentStatus.FAILED)
     return True

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.db import unit_of_work
 from app.domain.enums import IntentStatus, OrderSide, OrderType
 from app.domain.intents import client_order_id_for
-from app.domain.orders import OrderStatus
+from app.domain.orders import OPEN_STATE_VALUES, OrderStatus
 from app.errors import AppError, Conflict
 from app.execution.venues.base import Trigger
 from app.execution.venues.registry import venue_for
@@ -37,7 +37,6 @@ from app.persistence.models import OrderIntentRecord, OrderRecord, PositionRecor
 log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("0b6f9d3e-5a41-4c8e-9f0e-7d2a4c1b8e53")
 FILL_FINAL = (OrderStatus.FILLED.value, OrderStatus.CANCELED.value, OrderStatus.EXPIRED.value)
-OPEN_STATES = (OrderStatus.SUBMITTED.value, OrderStatus.ACCEPTED.value, OrderStatus.PARTIALLY_FILLED.value)
 PROTECTIVE = (Trigger.STOP_LOSS.value, Trigger.TAKE_PROFIT.value)
 SEQUENCE_OFFSET = 1000  # after every entry of the signal, so the sweeper never waits on them
 
@@ -124,7 +123,7 @@ def open_protective(session: Session, account_id: uuid.UUID, symbol: str) -> lis
         select(OrderRecord.id)
         .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
         .where(OrderRecord.account_id == account_id, OrderRecord.symbol == symbol,
-               OrderRecord.status.in_(OPEN_STATES), OrderIntentRecord.purpose.in_(PROTECTIVE))
+               OrderRecord.status.in_(OPEN_STATE_VALUES), OrderIntentRecord.purpose.in_(PROTECTIVE))
     ).scalars())
 
 

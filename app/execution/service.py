@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session, aliased
 from app.db import unit_of_work
 from app.domain.enums import IntentStatus, OrderSide
 from app.domain.money import fmt
-from app.domain.orders import TERMINAL, OrderStatus
+from app.domain.orders import TERMINAL, OrderStatus, intent_predecessors
 from app.errors import ConfigError, VenueError
 from app.execution import followups, lifecycle
-from app.execution.ledger import insert_transitions, transition
+from app.execution.ledger import finish_intent, insert_transitions, transition
 from app.execution.lifecycle import Ticket
 from app.execution.markets import refresh_markets_if_stale
 from app.execution.venues.registry import venue_for
@@ -141,7 +141,8 @@ def _claim_statement():
     I = OrderIntentRecord
     return (
         update(I)
-        .where(I.id == bindparam("intent_id"), I.status == IntentStatus.PENDING.value, ~behind_earlier(I))
+        .where(I.id == bindparam("intent_id"), I.status.in_(intent_predecessors(IntentStatus.SUBMITTING)),
+               ~behind_earlier(I))
         .values(status=IntentStatus.SUBMITTING.value, claimed_at=bindparam("now"),
                 enqueued_at=bindparam("enqueued_at"), attempts=I.attempts + 1)
         .returning(I)
@@ -193,8 +194,7 @@ _REDUCIBLE = _reducible_query()
 def _deny_claimed(session: Session, intent: OrderIntentRecord, order: dict[str, Any], reason: str | None,
                   now: datetime) -> None:
     """The claimed intent cannot be sent: its order DENIED with ``reason``, the intent FAILED."""
-    session.execute(update(OrderIntentRecord).where(OrderIntentRecord.id == intent.id)
-                    .values(status=IntentStatus.FAILED.value))
+    finish_intent(session, intent.id, IntentStatus.FAILED)
     order_row = OrderRecord(**order)
     session.add(order_row)
     session.flush()
@@ -228,7 +228,8 @@ def _claim_update(intent_id: uuid.UUID, status: IntentStatus, now: datetime, enq
     """The conditional ``pending → status`` UPDATE: a job run twice takes the intent once."""
     return (
         update(OrderIntentRecord)
-        .where(OrderIntentRecord.id == intent_id, OrderIntentRecord.status == IntentStatus.PENDING.value)
+        .where(OrderIntentRecord.id == intent_id, OrderIntentRecord.status == IntentStatus.PENDING.value,
+               OrderIntentRecord.status.in_(intent_predecessors(status)))
         .values(status=status.value, claimed_at=now, enqueued_at=enqueued_at, attempts=OrderIntentRecord.attempts + 1)
     )
 

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.config import get_settings
 from app.db import unit_of_work
-from app.domain.orders import TERMINAL, OrderStatus
+from app.domain.orders import OPEN_STATE_VALUES, TERMINAL, OrderStatus
 from app.errors import AppError
 from app.execution import breaker, lifecycle
 from app.execution.markets import refresh_markets_if_stale, snapshot_balances
@@ -34,7 +34,6 @@ from app.execution.venues.registry import venue_for
 from app.persistence.models import Account, ForeignOrderRecord, OrderIntentRecord, OrderRecord, PositionRecord
 
 log = logging.getLogger(__name__)
-OPEN_STATES = [OrderStatus.SUBMITTED.value, OrderStatus.ACCEPTED.value, OrderStatus.PARTIALLY_FILLED.value]
 
 
 @dataclass
@@ -96,7 +95,7 @@ def _open_tickets(limit: int) -> list[lifecycle.Ticket]:
             select(OrderRecord, OrderIntentRecord)
             .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
             .where(
-                OrderRecord.status.in_(OPEN_STATES),
+                OrderRecord.status.in_(OPEN_STATE_VALUES),
                 or_(
                     OrderRecord.status != OrderStatus.SUBMITTED.value,
                     OrderRecord.last_sent_at.is_(None),
@@ -148,7 +147,7 @@ def _symbols(account_id: uuid.UUID) -> list[str]:
     """Symbols worth asking about where the venue needs one: our open orders and positions."""
     with unit_of_work() as session:
         ordered = session.execute(
-            select(OrderRecord.symbol).where(OrderRecord.account_id == account_id, OrderRecord.status.in_(OPEN_STATES))
+            select(OrderRecord.symbol).where(OrderRecord.account_id == account_id, OrderRecord.status.in_(OPEN_STATE_VALUES))
         ).scalars()
         held = session.execute(
             select(PositionRecord.symbol).where(PositionRecord.account_id == account_id, PositionRecord.quantity != 0)

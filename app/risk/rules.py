@@ -12,11 +12,13 @@ listed, amounts are kept to 8 decimals and its minimum notional is the account's
 """
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import lru_cache
 from typing import Any
 
 from ccxt.base.decimal_to_precision import ROUND, TRUNCATE, decimal_to_precision
+
+from app.domain.money import MONEY_CONTEXT
 
 PAPER_STEP = Decimal("1e-8")
 
@@ -37,7 +39,8 @@ class MarketRules:
         """``amount`` (base units) truncated to the venue's amount precision; 0 when
         truncation leaves nothing."""
         if self.market is None:
-            return amount.quantize(PAPER_STEP, rounding="ROUND_DOWN")
+            with localcontext(MONEY_CONTEXT):
+                return amount.quantize(PAPER_STEP, rounding="ROUND_DOWN")
         return _to_precision(self.venue, amount, TRUNCATE, (self.market.get("precision") or {}).get("amount"))
 
     def price_to_precision(self, price: Decimal) -> Decimal:
