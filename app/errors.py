@@ -38,6 +38,22 @@ class PayloadTooLarge(IngestError):
     code = "payload_too_large"
 
 
+class RequestTimeout(IngestError):
+    """The body did not arrive within the time limit (a stalled or very slow client).
+    Nothing was stored; send the whole body promptly."""
+
+    status_code = 408
+    code = "request_timeout"
+
+
+class ClientDisconnected(IngestError):
+    """The client went away before sending the whole body. Nothing was stored; nobody hears
+    this answer (it exists so the server can end the request without a traceback)."""
+
+    status_code = 400
+    code = "client_disconnected"
+
+
 class SignalParseError(IngestError):
     """The body is not a signal in any dialect we know. ``field`` names the offending field.
 

@@ -18,7 +18,7 @@ from app.admin.orders import router as execution_admin_router
 from app.admin.routes import router as admin_router
 from app.config import get_settings
 from app.db import get_engine
-from app.errors import AppError, ServiceUnavailable
+from app.errors import AppError, ClientDisconnected, PayloadTooLarge, RequestTimeout, ServiceUnavailable
 from app.ingest.api_routes import router as signal_api_router
 from app.ingest.routes import router as webhook_router
 from app.jobs.queue import get_redis
@@ -53,7 +53,12 @@ def readyz() -> JSONResponse:
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return JSONResponse({"code": exc.code, "message": exc.message, "field": exc.field}, status_code=exc.status_code)
+    # A refused POST may leave its body unread: closing the connection stops the client
+    # sending it (uvicorn would otherwise read and discard the rest).
+    unread = isinstance(exc, PayloadTooLarge | RequestTimeout | ClientDisconnected) or (
+        request.method == "POST" and exc.status_code in (401, 403))
+    return JSONResponse({"code": exc.code, "message": exc.message, "field": exc.field}, status_code=exc.status_code,
+                        headers={"Connection": "close"} if unread else None)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -67,8 +72,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
-    # PostgreSQL rejects some values outright (a NUL character in text or JSON): the
-    # client's input, not our fault, and nothing was stored (the transaction rolled back).
+    # PostgreSQL rejects some values outright (a NUL character in text or JSON, a string
+    # longer than its column): the client's input, not our fault, and nothing was stored (the
+    # transaction rolled back). The signal endpoints record such requests as invalid
+    # themselves (app.ingest.service.record_unstorable); this is the last resort elsewhere.
     return JSONResponse(
         {"code": "invalid_request", "message": "the request holds a value PostgreSQL cannot store "
          "(for example a NUL character)", "field": None},

@@ -36,7 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.db import get_sessionmaker
-from app.jobs.queue import get_queue, get_redis
+from app.jobs.queue import JOB_SERIALIZER, get_queue, get_redis
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -217,7 +217,7 @@ def _oldest_age(job_ids: list[str], now: datetime) -> float:
     if not job_ids:
         return 0.0
     try:
-        job = Job.fetch(job_ids[0], connection=get_redis())
+        job = Job.fetch(job_ids[0], connection=get_redis(), serializer=JOB_SERIALIZER)
     except NoSuchJobError:  # taken by a worker since the queue was read
         return 0.0
     if job.enqueued_at is None:

@@ -197,13 +197,13 @@ def test_sweeper_takes_back_a_job_whose_worker_died_before_claiming_it(client, d
 
     from rq.job import Job, JobStatus
 
-    from app.jobs.queue import get_queue, get_redis
+    from app.jobs.queue import JOB_SERIALIZER, get_queue, get_redis
     from app.jobs.sweeper import sweep
 
     post(client, db, corpus01_with_token(db))
     with unit_of_work() as session:
         intent = session.execute(select(OrderIntentRecord)).scalar_one()
-        job = Job.fetch(intent.client_order_id, connection=get_redis())
+        job = Job.fetch(intent.client_order_id, connection=get_redis(), serializer=JOB_SERIALIZER)
     get_queue("paper").remove(job)
     job.set_status(JobStatus.STARTED)  # a worker took the job, then was SIGKILLed before its claim
     assert sweep(grace_seconds=0) == 0  # a started job is left alone at first
@@ -221,13 +221,13 @@ def test_sweeper_takes_back_a_job_lost_between_dequeue_and_start(client, db):
 
     from rq.job import Job
 
-    from app.jobs.queue import get_queue, get_redis
+    from app.jobs.queue import JOB_SERIALIZER, get_queue, get_redis
     from app.jobs.sweeper import sweep
 
     post(client, db, corpus01_with_token(db))
     with unit_of_work() as session:
         intent = session.execute(select(OrderIntentRecord)).scalar_one()
-    get_queue("paper").remove(Job.fetch(intent.client_order_id, connection=get_redis()))  # still "queued", in no queue
+    get_queue("paper").remove(Job.fetch(intent.client_order_id, connection=get_redis(), serializer=JOB_SERIALIZER))  # still "queued", in no queue
     assert sweep(grace_seconds=0) == 0  # young: left alone
     with unit_of_work() as session:
         session.execute(
@@ -245,6 +245,6 @@ def test_cancel_alert_queues_the_cancellation_on_the_accounts_venue(client, db):
     answer = post(client, db, body).json()
     assert (answer["status"], answer["intents"]) == ("accepted", 0)
     jobs = get_queue("paper").jobs
-    assert [(j.func_name, j.args) for j in jobs] == [("app.jobs.tasks.cancel_open_orders", (jobs[0].args[0], "DOGE/USDT"))]
+    assert [(j.func_name, tuple(j.args)) for j in jobs] == [("app.jobs.tasks.cancel_open_orders", (jobs[0].args[0], "DOGE/USDT"))]
     drain_queues()
     assert get_queue("paper").count == 0

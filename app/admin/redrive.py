@@ -29,7 +29,7 @@ from app.domain.enums import IntentStatus, TradingState
 from app.domain.intents import client_order_id_for
 from app.domain.orders import OrderStatus
 from app.errors import Conflict, NotFound
-from app.jobs.queue import enqueue_intent, get_redis
+from app.jobs.queue import JOB_SERIALIZER, enqueue_intent, get_redis
 from app.persistence.models import Account, OrderIntentRecord, OrderRecord
 
 router = APIRouter()
@@ -114,6 +114,6 @@ def _check_trading_state(session: Session, intent: OrderIntentRecord) -> None:
 
 def _job_is_live(job_id: str) -> bool:
     try:
-        return Job.fetch(job_id, connection=get_redis()).get_status() in _LIVE_JOB
+        return Job.fetch(job_id, connection=get_redis(), serializer=JOB_SERIALIZER).get_status() in _LIVE_JOB
     except Exception:  # NoSuchJobError; Redis down (then the enqueue fails and the sweeper retries)
         return False

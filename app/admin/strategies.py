@@ -2,6 +2,7 @@
 
 A token is shown once (on creation or rotation) and stored as its sha256 only. A disabled
 strategy's webhooks answer 401 and store nothing, as for an unknown token; its history stays.
+Disabling and rotating take effect at once in every API process (``strategies_changed``).
 """
 
 from typing import Annotated
@@ -18,7 +19,7 @@ from app.config import get_settings
 from app.deps import SessionDep
 from app.errors import IngestError, NotFound
 from app.persistence.models import Account, Strategy
-from app.persistence.repositories import hash_token
+from app.persistence.repositories import hash_token, strategies_changed
 
 router = APIRouter()
 Name = Annotated[str, Path(max_length=64, pattern=NO_NUL, description="Strategy name")]
@@ -94,6 +95,7 @@ def rotate_token(name: Name, session: SessionDep) -> StrategyCreated:
     with session.begin():
         strategy, account = _load(session, name)
         strategy.token_hash = hash_token(token)
+    strategies_changed()  # the old token stops working in every API process now
     if name == DEFAULT_STRATEGY:
         _save_default_token(token)
     return StrategyCreated(id=strategy.id, name=name, account=account, token=token, webhook_url=webhook_url(token))
@@ -103,6 +105,7 @@ def _set_enabled(session: Session, name: str, enabled: bool) -> StrategyView:
     with session.begin():
         strategy, account = _load(session, name)
         strategy.enabled = enabled
+    strategies_changed()  # every API process stops (or starts) accepting its token now
     return _view(strategy, account)
 
 

@@ -7,8 +7,10 @@ API key never passes the admin guard.
 
 Answers: 202 ``SignalAnswer``; 401 missing/unknown/revoked key or bad signature; 403 a
 strategy outside the key's scope or the admin token; 400 no strategy named by a key with
-several; 413 above 64 KiB; 422 unparseable (recorded as ``invalid``). 4xx auth answers store
-nothing.
+several; 408 a body slower than 10 s; 413 above 64 KiB; 422 unparseable (recorded as
+``invalid``). 4xx auth answers store nothing. The key is checked before the body is read
+(the signature, which covers the body, after); a replayed signed request is recorded as
+``duplicate`` and places nothing.
 """
 
 from datetime import UTC, datetime
@@ -19,24 +21,32 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from app.serialize import jsonable
 from app.bootstrap import DEFAULT_STRATEGY
 from app.db import get_sessionmaker
 from app.domain.enums import Source
-from app.ingest import service
+from app.ingest import parsers, service
 from app.ingest.auth import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    Caller,
     Credentials,
     authenticate,
+    bearer,
+    claim_signature,
+    identify,
+    replay_key,
     resolve_strategy,
+    settle_signature,
     strategy_named,
     touch_last_used,
 )
-from app.ingest.routes import DialectQuery, SignalAnswer, check_body, respond
+from app.ingest.routes import UNSTORABLE, DialectQuery, SignalAnswer, read_body, respond
 from app.ingest.service import InvalidSignal
+from app.persistence.repositories import StrategyRef
 from app.risk.dry_run import dry_run
+from app.serialize import jsonable
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
 
@@ -56,6 +66,7 @@ _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "A key scoped to several strategies named none; nothing stored."},
     401: {"description": "Missing, unknown or revoked API key, or a bad signature; nothing stored."},
     403: {"description": "Strategy outside the key's scope, or the admin token; nothing stored."},
+    408: {"description": "The body took longer than 10 s; nothing stored."},
     413: {"description": "Body above 64 KiB; nothing stored."},
     422: {"description": "Unparseable; recorded as an invalid signal."},
 }
@@ -134,11 +145,19 @@ CredentialsDep = Annotated[Credentials, Depends(_credentials)]
 async def _ingest_request(
     request: Request, credentials: Credentials, strategy: str | None, source: Source, dialect: str
 ) -> JSONResponse:
-    body = await request.body()
-    check_body(body)
+    await run_in_threadpool(_identify, credentials, False)  # 401 before any byte of the body is read
+    body = await read_body(request)
     return await run_in_threadpool(
         _ingest, body, credentials, strategy, source, dialect, request.headers.get("content-type")
     )
+
+
+def _identify(credentials: Credentials, allow_admin: bool) -> None:
+    session = get_sessionmaker()()
+    try:
+        identify(session, credentials, allow_admin=allow_admin)
+    finally:
+        session.close()
 
 
 @router.post(
@@ -171,23 +190,56 @@ async def post_prediction(request: Request, credentials: CredentialsDep, strateg
 def _ingest(
     body: bytes, credentials: Credentials, strategy_query: str | None, source: Source, dialect: str, content_type: str | None
 ) -> JSONResponse:
-    """Authenticate and ingest in one transaction; nothing is written when authentication fails."""
+    """Authenticate and ingest in one transaction; nothing is written when authentication fails.
+    A signed request seen before is recorded as a ``duplicate``; a value PostgreSQL refuses
+    makes the request ``invalid`` (recorded in a second transaction)."""
     now = datetime.now(UTC)
+    secrets = tuple(t for t in (bearer(credentials.authorization),) if t)
     session = get_sessionmaker()()
+    caller: Caller | None = None
+    strategy: StrategyRef | None = None
+    claim: str | None = None
+    outcome: service.IngestResult | InvalidSignal
     try:
-        with session.begin():
-            caller = authenticate(session, credentials, body, now)
-            strategy = resolve_strategy(session, caller, strategy_named(strategy_query, body), credentials)
-            try:
-                outcome: service.IngestResult | InvalidSignal = service.ingest(
-                    session, strategy, body, source=source, content_type=content_type, dialect=dialect
-                )
-            except InvalidSignal as e:
-                outcome = e
+        try:
+            with session.begin():
+                caller = authenticate(session, credentials, body, now)
+                strategy = resolve_strategy(session, caller, strategy_named(strategy_query, body), credentials)
+                outcome, claim = _ingest_once(session, caller, strategy, body, credentials, source, dialect,
+                                              content_type, secrets)
+        except UNSTORABLE as e:
+            if strategy is None:
+                raise
+            outcome = service.record_unstorable(strategy, body, e, source=source, content_type=content_type,
+                                                secrets=secrets)
+    except BaseException:
+        if claim is not None:
+            settle_signature(claim, None)
+        raise
     finally:
         session.close()
-    touch_last_used(caller.key_id, now)
+    if claim is not None:
+        settle_signature(claim, outcome.signal_id)
+    touch_last_used(caller.key_id if caller else None, now)
     return respond(outcome)
+
+
+def _ingest_once(
+    session: Session, caller: Caller, strategy: StrategyRef, body: bytes, credentials: Credentials, source: Source,
+    dialect: str, content_type: str | None, secrets: tuple[str, ...],
+) -> tuple[service.IngestResult | InvalidSignal, str | None]:
+    """Ingest unless the signed request was seen (then record a duplicate). Returns the
+    outcome and the replay claim this request holds (settled by the caller), if any."""
+    claim = replay_key(caller.key_id, credentials) if caller.key_id else None
+    seen = claim_signature(claim) if claim else None
+    if seen is not None:
+        return service.record_replay(session, strategy, body, seen, source=source, content_type=content_type,
+                                     secrets=secrets), None
+    try:
+        return service.ingest(session, strategy, body, source=source, content_type=content_type, dialect=dialect,
+                              secrets=secrets), claim
+    except InvalidSignal as e:
+        return e, claim
 
 
 @router.post(
@@ -205,10 +257,11 @@ async def post_dry_run(
     units after the venue's precision, notionals in quote), as decimal strings.
 
     Accepts an API key (its scope and signing rules apply) or the admin token (any strategy;
-    none named: ``default``). Persists nothing: no signal, decision or order row.
+    none named: ``default``). Persists nothing: no signal, decision or order row. Answers 422
+    wherever ingest would record the payload as ``invalid``.
     """
-    body = await request.body()
-    check_body(body)
+    await run_in_threadpool(_identify, credentials, True)  # 401 before any byte of the body is read
+    body = await read_body(request)
     result = await run_in_threadpool(_dry_run, body, credentials, strategy, dialect)
     return JSONResponse(jsonable(result))
 
@@ -219,6 +272,8 @@ def _dry_run(body: bytes, credentials: Credentials, strategy_query: str | None, 
         caller = authenticate(session, credentials, body, datetime.now(UTC), allow_admin=True)
         named = strategy_named(strategy_query, body)
         strategy = resolve_strategy(session, caller, named, credentials, default=DEFAULT_STRATEGY if caller.is_admin else None)
+        signal = parsers.parse(body, datetime.now(UTC), dialect=dialect).signal
+        service.check_signal(signal.model_copy(update={"source": Source.REST, "strategy": strategy.name}), strategy)
         return dry_run(session, strategy, body, dialect=dialect, source=Source.REST)
     finally:
         session.rollback()

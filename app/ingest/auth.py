@@ -8,8 +8,12 @@ of the optional request signature, so the server can verify without the plaintex
     X-Tradewire-Signature: hex(HMAC-SHA256(key=sha256_hex(api_key), msg=timestamp + "." + raw body))
 
 A signature present is always verified; a key with ``require_signature`` rejects unsigned
-requests; a timestamp outside ``signature_window_seconds`` of now is refused, which bounds
-replays (a replay inside the window is a ``duplicate`` by idempotency).
+requests; a timestamp outside ``signature_window_seconds`` of now is refused, and each
+accepted (key, timestamp, signature) is remembered in Redis for the window (``claim_signature``),
+so a replay inside it is recorded as a ``duplicate`` and places nothing.
+
+The key is looked up before the body is read (``identify``); the signature, which covers the
+body, is checked after (``authenticate``).
 
 Every refusal raises before anything is stored and logs one line with the reason and the
 client address, never the key, the token or the signature.
@@ -19,6 +23,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +38,7 @@ from app.config import get_settings
 from app.db import unit_of_work
 from app.errors import AuthenticationFailed, IngestError, SignalParseError
 from app.ingest.parsers.body import decode
+from app.jobs.queue import get_redis
 from app.persistence.models import Account, ApiKey, Strategy
 from app.persistence.repositories import StrategyRef, hash_token
 
@@ -42,6 +48,9 @@ TIMESTAMP_HEADER = "X-Tradewire-Timestamp"
 SIGNATURE_HEADER = "X-Tradewire-Signature"
 # last_used_at is written at most once a minute per key, so busy keys do not queue on one row.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+# Epoch seconds: up to 12 ASCII digits (year 33658). Longer is refused before int() sees it.
+_EPOCH_SECONDS = re.compile(r"[0-9]{1,12}")
+_SIGNATURE_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class Forbidden(IngestError):
@@ -97,14 +106,12 @@ def bearer(authorization: str | None) -> str | None:
     return token.strip() or None
 
 
-def authenticate(
-    session: Session, credentials: Credentials, body: bytes, now: datetime, *, allow_admin: bool = False
-) -> Caller:
-    """The caller behind ``credentials``: an active API key (signature checked), or with
-    ``allow_admin`` the admin token.
+def identify(session: Session, credentials: Credentials, *, allow_admin: bool = False) -> ApiKey | Caller:
+    """The active API key behind ``credentials`` (signature not yet checked), or with
+    ``allow_admin`` the admin ``Caller``. Needs no body: called before the body is read.
 
-    Raises ``AuthenticationFailed`` (401) for a missing, unknown or revoked key or a bad,
-    missing or stale signature; ``Forbidden`` (403) for the admin token where it is not allowed.
+    Raises ``AuthenticationFailed`` (401) for a missing, unknown or revoked key; ``Forbidden``
+    (403) for the admin token where it is not allowed.
     """
     token = bearer(credentials.authorization)
     if token is None:
@@ -118,6 +125,21 @@ def authenticate(
         deny(AuthenticationFailed, "unknown API key", credentials)
     if key.revoked_at is not None:
         deny(AuthenticationFailed, f"API key {key.name!r} was revoked at {key.revoked_at.isoformat()}", credentials, key.id)
+    return key
+
+
+def authenticate(
+    session: Session, credentials: Credentials, body: bytes, now: datetime, *, allow_admin: bool = False
+) -> Caller:
+    """The caller behind ``credentials``: an active API key (signature checked), or with
+    ``allow_admin`` the admin token.
+
+    Raises ``AuthenticationFailed`` (401) for a missing, unknown or revoked key or a bad,
+    missing or stale signature; ``Forbidden`` (403) for the admin token where it is not allowed.
+    """
+    key = identify(session, credentials, allow_admin=allow_admin)
+    if isinstance(key, Caller):
+        return key
     verify_signature(key, credentials, body, now)
     return Caller(key.id, frozenset(key.strategy_ids or ()))
 
@@ -130,8 +152,9 @@ def verify_signature(key: ApiKey, credentials: Credentials, body: bytes, now: da
     """Check ``X-Tradewire-Signature`` when present or required by the key.
 
     Raises ``AuthenticationFailed`` for a missing signature (on a ``require_signature`` key), a
-    missing or non-integer timestamp, a timestamp more than ``signature_window_seconds`` from
-    ``now``, or a signature that does not match (compared in constant time).
+    missing timestamp or one that is not 1-12 ASCII digits (epoch seconds), a timestamp more
+    than ``signature_window_seconds`` from ``now``, or a signature that is not 64 hex digits or
+    does not match (compared in constant time).
     """
     signature, timestamp = (credentials.signature or "").strip(), (credentials.timestamp or "").strip()
     if not signature:
@@ -139,17 +162,62 @@ def verify_signature(key: ApiKey, credentials: Credentials, body: bytes, now: da
             deny(AuthenticationFailed, f"this API key requires signed requests: send {TIMESTAMP_HEADER} and "
                  f"{SIGNATURE_HEADER}", credentials, key.id)
         return
-    if not timestamp.isdigit():
-        deny(AuthenticationFailed, f"{TIMESTAMP_HEADER} must be epoch seconds, got {timestamp[:20]!r}", credentials, key.id)
+    if not _EPOCH_SECONDS.fullmatch(timestamp):
+        deny(AuthenticationFailed, f"{TIMESTAMP_HEADER} must be epoch seconds (up to 12 digits), got "
+             f"{timestamp[:20]!r}{'…' if len(timestamp) > 20 else ''}", credentials, key.id)
     window = get_settings().signature_window_seconds
     skew = abs(now.timestamp() - int(timestamp))
     if skew > window:
         deny(AuthenticationFailed, f"{TIMESTAMP_HEADER} {timestamp} is {skew:.0f} s from the server time "
              f"{int(now.timestamp())}; the window is {window} s", credentials, key.id)
     expected = _signature(key.key_hash, timestamp, body)
-    if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
+    if not _SIGNATURE_HEX.fullmatch(signature) or not hmac.compare_digest(expected.encode(), signature.lower().encode()):
         deny(AuthenticationFailed, f"{SIGNATURE_HEADER} does not match: sign timestamp + '.' + the raw body with "
              "HMAC-SHA256 keyed by the sha256 hex of the API key", credentials, key.id)
+
+
+PENDING = "pending"
+
+
+def replay_key(key_id: uuid.UUID, credentials: Credentials) -> str | None:
+    """The Redis key remembering a signed request, or None for an unsigned one."""
+    signature, timestamp = (credentials.signature or "").strip().lower(), (credentials.timestamp or "").strip()
+    if not signature or not timestamp:
+        return None
+    return f"{get_settings().queue_prefix}:signed:{key_id}:{timestamp}:{signature}"
+
+
+def claim_signature(key: str) -> str | None:
+    """Remember a signed request for twice the signature window (its timestamp may lie a
+    window ahead of now), with ``SET NX`` so it holds across API processes.
+
+    Returns None when this request is the first, else what the first stored: the original
+    signal's id, or ``PENDING`` while it is still being ingested. With Redis unreachable the
+    request is let through (logged): replays are then bounded by the window and by
+    idempotency keys only.
+    """
+    ttl = 2 * get_settings().signature_window_seconds + 1
+    try:
+        redis = get_redis()
+        if redis.set(key, PENDING, nx=True, ex=ttl):
+            return None
+        seen = redis.get(key)
+    except Exception as e:  # redis-py raises several unrelated classes for a down server
+        log.warning("replay check skipped, Redis unreachable: %s", type(e).__name__)
+        return None
+    return seen.decode() if seen else PENDING
+
+
+def settle_signature(key: str, signal_id: uuid.UUID | None) -> None:
+    """After the claimed request was recorded: store its signal id (answered to replays), or
+    with ``signal_id`` None (nothing was recorded) release the claim so a retry can pass."""
+    try:
+        if signal_id is None:
+            get_redis().delete(key)
+        else:
+            get_redis().set(key, str(signal_id), xx=True, keepttl=True)
+    except Exception as e:
+        log.warning("could not record the signed request in Redis: %s", type(e).__name__)
 
 
 def strategy_by_name(session: Session, name: str) -> StrategyRef | None:

@@ -1,26 +1,42 @@
-"""Webhook endpoints. Thin: authenticate, hand the raw bytes to ``service.ingest``, answer.
+"""Webhook endpoints. Thin: authenticate, read the body, hand the raw bytes to
+``service.ingest``, answer.
 
-The body is read as bytes whatever the Content-Type says (TradingView sends ``text/plain``
-for anything that is not valid JSON). The answer never waits for a venue.
+A URL token is checked before the body is read; the body is read as a stream and never
+beyond 64 KiB + 1 byte (413) or ``BODY_READ_SECONDS`` (408), so an unknown or hostile
+sender costs no memory. The body is read as bytes whatever the Content-Type says
+(TradingView sends ``text/plain`` for anything that is not valid JSON). The answer never
+waits for a venue.
 """
 
+import logging
+import re
 import uuid
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
+from starlette.requests import ClientDisconnect
 
 from app.db import get_sessionmaker
 from app.domain.enums import SignalStatus, Source
-from app.errors import AuthenticationFailed, SignalParseError
+from app.errors import AuthenticationFailed, ClientDisconnected, PayloadTooLarge, RequestTimeout
 from app.ingest import service
 from app.ingest.auth import Credentials, deny, require_tradingview_sender
-from app.ingest.parsers.body import check_size, decode, find_secret
+from app.ingest.parsers.body import MAX_BODY_BYTES, body_secret
 from app.ingest.service import IngestResult, InvalidSignal
 from app.persistence.repositories import StrategyRef, strategy_by_token
+
+log = logging.getLogger(__name__)
+# The whole body must arrive within this many seconds of the handler asking for it.
+BODY_READ_SECONDS = 10.0
+# What PostgreSQL or its driver refuse to store: the request is then recorded as invalid.
+UNSTORABLE = (DataError, UnicodeError)
+_LENGTH = re.compile(r"[0-9]{1,18}")
 
 # The allowlist (off by default) refuses other senders before the body is read.
 router = APIRouter(tags=["webhooks"], dependencies=[Depends(require_tradingview_sender)])
@@ -41,14 +57,32 @@ class SignalAnswer(BaseModel):
     }
 
 
-def check_body(body: bytes) -> None:
-    """Raise ``PayloadTooLarge`` (413) above 64 KiB, or ``SignalParseError`` (422, nothing
-    stored) for a NUL character, raw or as the JSON escape ``\\u0000``: PostgreSQL text and
-    JSONB cannot hold it, so such a body could not be recorded as sent."""
-    check_size(body)
-    if b"\x00" in body or b"\\u0000" in body:
-        raise SignalParseError("the body contains a NUL character (0x00 or \\u0000), which cannot be stored; "
-                               "remove it and resend", field="body")
+async def read_body(request: Request) -> bytes:
+    """The request body, read as a stream: at most ``MAX_BODY_BYTES`` + 1 bytes are taken.
+
+    Raises ``PayloadTooLarge`` (413) for a declared or actual body above 64 KiB,
+    ``RequestTimeout`` (408) when it takes longer than ``BODY_READ_SECONDS``, and
+    ``ClientDisconnected`` (logged at INFO, no traceback) when the client goes away first.
+    Nothing is stored in any of these cases.
+    """
+    declared = (request.headers.get("content-length") or "").strip()
+    if declared and (not _LENGTH.fullmatch(declared) or int(declared) > MAX_BODY_BYTES):
+        raise PayloadTooLarge(f"the body is {declared[:24]} bytes; the limit is {MAX_BODY_BYTES}", field="body")
+    body = bytearray()
+    try:
+        with anyio.fail_after(BODY_READ_SECONDS):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes (the limit); "
+                                          "shorten the message", field="body")
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {BODY_READ_SECONDS:g} s ({len(body)} bytes "
+                             "received); send it at once", field="body") from None
+    except ClientDisconnect:
+        log.info("client %s went away after %d bytes of the body; nothing stored", _client(request) or "?", len(body))
+        raise ClientDisconnected("the client disconnected before the body was complete", field="body") from None
+    return bytes(body)
 
 
 DialectQuery = Annotated[str | None, Query(description="Force a dialect instead of detecting it.")]
@@ -60,14 +94,16 @@ DialectQuery = Annotated[str | None, Query(description="Force a dialect instead 
     response_model=SignalAnswer,
     status_code=202,
     responses={
-        401: {"description": "Unknown token; nothing stored."},
+        401: {"description": "Unknown token (checked before the body is read); nothing stored."},
         403: {"description": "Sender address not allowed (allowlist on); nothing stored."},
+        408: {"description": "The body took longer than 10 s; nothing stored."},
+        413: {"description": "Body above 64 KiB; nothing stored."},
         422: {"description": "Unparseable; recorded as invalid."},
     },
 )
 async def tradingview_webhook(token: str, request: Request, dialect: DialectQuery = None) -> JSONResponse:
-    body = await request.body()
-    check_body(body)
+    await run_in_threadpool(_known_token, token, _client(request))  # 401 before any byte of the body is read
+    body = await read_body(request)
     return await run_in_threadpool(_handle, body, request.headers.get("content-type"), dialect, token, _client(request))
 
 
@@ -79,15 +115,14 @@ async def tradingview_webhook(token: str, request: Request, dialect: DialectQuer
     responses={
         401: {"description": "No or unknown body secret; nothing stored."},
         403: {"description": "Sender address not allowed (allowlist on); nothing stored."},
+        408: {"description": "The body took longer than 10 s; nothing stored."},
+        413: {"description": "Body above 64 KiB; nothing stored."},
+        422: {"description": "Unparseable; recorded as invalid."},
     },
 )
 async def tradingview_webhook_body_secret(request: Request, dialect: DialectQuery = None) -> JSONResponse:
-    body = await request.body()
-    check_body(body)
-    try:
-        secret = find_secret(decode(body))
-    except Exception:
-        secret = None
+    body = await read_body(request)
+    secret = body_secret(body)
     if not secret:
         deny(AuthenticationFailed, "no strategy secret: put the token in the URL or in a 'passphrase' field",
              Credentials(None, client=_client(request)))
@@ -100,22 +135,37 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def _known_token(token: str, client: str | None) -> None:
+    session = get_sessionmaker()()
+    try:
+        _authenticate(session, token, client)
+    finally:
+        session.close()
+
+
 def _handle(body: bytes, content_type: str | None, dialect: str | None, token: str, client: str | None) -> JSONResponse:
     session = get_sessionmaker()()
+    strategy: StrategyRef | None = None
+    outcome: IngestResult | InvalidSignal
     try:
         with session.begin():
             strategy = _authenticate(session, token, client)
             try:
-                result = service.ingest(
-                    session, strategy, body, source=Source.TRADINGVIEW, content_type=content_type, dialect=dialect
+                outcome = service.ingest(
+                    session, strategy, body, source=Source.TRADINGVIEW, content_type=content_type, dialect=dialect,
+                    secrets=(token,),
                 )
             except InvalidSignal as e:
-                invalid = e
-            else:
-                invalid = None
+                outcome = e
+    except UNSTORABLE as e:
+        if strategy is None:
+            raise
+        outcome = service.record_unstorable(
+            strategy, body, e, source=Source.TRADINGVIEW, content_type=content_type, secrets=(token,)
+        )
     finally:
         session.close()
-    return respond(invalid if invalid is not None else result)
+    return respond(outcome)
 
 
 def respond(outcome: IngestResult | InvalidSignal) -> JSONResponse:

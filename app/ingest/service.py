@@ -1,12 +1,19 @@
 """Ingest one request: record it, parse it, decide, write the intents, all in one transaction;
 then enqueue the intents. Never waits for a venue.
 
-Every authenticated request becomes a ``signals`` row: ``invalid`` when it does not parse
-(with the redacted raw body and the reason), ``duplicate`` when its idempotency key was seen,
+Every authenticated request becomes a ``signals`` row: ``invalid`` when it does not parse or
+holds a value PostgreSQL cannot store (with the redacted raw body and the reason),
+``duplicate`` when its idempotency key (or, for a signed request, its signature) was seen,
 else ``accepted`` or ``rejected`` with the stored risk decision.
+
+Redaction: secret-named fields, and every occurrence of the credentials the request
+authenticated with (``secrets``: the URL token, the body secret or the API key), are replaced
+by ``***`` in everything stored (raw body, payload, reason).
 """
 
+import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -18,13 +25,19 @@ from app.domain.intents import RiskDecision, client_order_id_for
 from app.domain.signal import Signal
 from app.errors import SignalParseError
 from app.ingest import outbox, parsers
-from app.ingest.parsers.body import redact, redact_decoded
+from app.db import unit_of_work
+from app.ingest.parsers.body import redact, redact_decoded, redact_secrets, storable
 from app.jobs.queue import enqueue_cancel, enqueue_intent
 from app.notify import notify_on_commit
 from app.persistence.models import SignalRecord
 from app.persistence.repositories import StrategyRef
 from app.risk.engine import evaluate
 from app.risk.state import DAILY_LOSS_REASON, Loaded, load_context, record_state_change
+
+log = logging.getLogger(__name__)
+# Signal fields stored in bounded columns: a longer value is refused (422) rather than failing the insert.
+_BOUNDED = {"idempotency_key": SignalRecord.idempotency_key, "symbol": SignalRecord.symbol,
+            "dialect": SignalRecord.dialect}
 
 
 @dataclass(frozen=True)
@@ -63,55 +76,126 @@ def ingest(
     source: Source,
     content_type: str | None = None,
     dialect: str | None = None,
+    secrets: Iterable[str] = (),
 ) -> IngestResult:
     """Record, parse, decide and write intents in the caller's transaction (``session``
-    must be inside ``begin()``); the caller commits, then calls ``enqueue``.
+    must be inside ``begin()``); the caller commits, then calls ``enqueue``. ``secrets``:
+    the credentials the request authenticated with, redacted wherever they appear.
 
-    Raises ``InvalidSignal`` after recording an unparseable body (the caller must commit it).
+    Raises ``InvalidSignal`` after recording an unparseable body or a signal with a field
+    too long to store (the caller must commit it).
     """
-    received_at = datetime.now(UTC)
-    record = SignalRecord(
-        id=uuid.uuid4(), source=source.value, strategy_id=strategy.id, content_type=content_type, received_at=received_at
-    )
+    secrets = tuple(secrets)
+    record = _new_record(strategy, source, content_type)
     try:
-        parsed = parsers.parse(body, received_at, dialect=dialect)
+        parsed = parsers.parse(body, record.received_at, dialect=dialect)
+        signal = parsed.signal.model_copy(update={"source": source, "strategy": strategy.name})
+        check_signal(signal, strategy)
     except SignalParseError as e:
-        record.raw_body = redact(body)
-        record.status, record.reason = SignalStatus.INVALID.value, e.message
-        session.add(record)
-        session.flush()
-        raise InvalidSignal(e, record.id) from e
-    record.raw_body = redact_decoded(parsed.data, body)  # the body is parsed once
-    signal = parsed.signal.model_copy(update={"source": source, "strategy": strategy.name})
-    if signal.account not in (None, strategy.account_name):
-        record.status = SignalStatus.INVALID.value
-        record.reason = f"strategy {strategy.name!r} trades on account {strategy.account_name!r}, not {signal.account!r}"
-        session.add(record)
-        session.flush()
-        raise InvalidSignal(SignalParseError(record.reason, field="account"), record.id)
+        raise _invalid(session, record, redact(body, secrets), e, secrets) from e
+    record.raw_body = redact_decoded(parsed.data, body, secrets)  # the body is parsed once
     loaded = load_context(
         session, strategy.account_id, strategy.id, signal,
         account_wide=strategy.account_wide_lock, reads=strategy.risk_reads,
     )
     decision = evaluate(loaded.context)
-    return _record(session, record, signal, loaded, decision)
+    return _record(session, record, signal, loaded, decision, secrets)
 
 
-def _record(session: Session, record: SignalRecord, signal: Signal, loaded: Loaded, decision: RiskDecision) -> IngestResult:
+def check_signal(signal: Signal, strategy: StrategyRef) -> None:
+    """What ingest refuses after parsing (the dry run refuses the same): a signal for another
+    account than the strategy's, or a field longer than its column.
+
+    Raises ``SignalParseError`` naming the field.
+    """
+    if signal.account not in (None, strategy.account_name):
+        raise SignalParseError(
+            f"strategy {strategy.name!r} trades on account {strategy.account_name!r}, not {signal.account!r}",
+            field="account",
+        )
+    for name, column in _BOUNDED.items():
+        value, limit = getattr(signal, name, None), column.type.length
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            raise SignalParseError(f"{name} is {len(value)} characters; the limit is {limit}", field=name)
+
+
+def _new_record(strategy: StrategyRef, source: Source, content_type: str | None) -> SignalRecord:
+    limit = SignalRecord.content_type.type.length or 128
+    return SignalRecord(
+        id=uuid.uuid4(), source=source.value, strategy_id=strategy.id, received_at=datetime.now(UTC),
+        content_type=storable(content_type)[:limit] if content_type is not None else None,
+    )
+
+
+def _invalid(
+    session: Session, record: SignalRecord, raw_body: str, error: SignalParseError, secrets: tuple[str, ...]
+) -> "InvalidSignal":
+    record.raw_body = raw_body
+    record.status, record.reason = SignalStatus.INVALID.value, redact_secrets(error.message, secrets)
+    session.add(record)
+    session.flush()
+    return InvalidSignal(error, record.id)
+
+
+def record_unstorable(
+    strategy: StrategyRef, body: bytes, error: Exception, *, source: Source, content_type: str | None,
+    secrets: Iterable[str] = (),
+) -> "InvalidSignal":
+    """Record, in a new transaction, a request whose ingest PostgreSQL refused (a value it
+    cannot store: ``DataError``, an encoding error), as ``invalid`` with the redacted raw body.
+    Returns the ``InvalidSignal`` to answer (422)."""
+    secrets = tuple(secrets)
+    log.info("signal recorded as invalid, PostgreSQL refused a value: %s", type(error).__name__)
+    problem = SignalParseError(
+        f"the signal holds a value that cannot be stored ({type(error).__name__}: "
+        f"{str(error).splitlines()[0][:200] if str(error) else 'no detail'})", field="body",
+    )
+    with unit_of_work() as session:
+        record = _new_record(strategy, source, content_type)
+        return _invalid(session, record, redact(body, secrets), problem, secrets)
+
+
+def record_replay(
+    session: Session, strategy: StrategyRef, body: bytes, original: str, *, source: Source,
+    content_type: str | None, secrets: Iterable[str] = (),
+) -> IngestResult:
+    """Record a replayed signed request as ``duplicate`` (nothing decided, nothing queued) and
+    answer with the original's signal id when ``original`` is one (else with this row's id)."""
+    record = _new_record(strategy, source, content_type)
+    try:
+        original_id: uuid.UUID | None = uuid.UUID(original)
+    except ValueError:
+        original_id = None
+    record.raw_body = redact(body, secrets)
+    record.status = SignalStatus.DUPLICATE.value
+    record.reason = (f"duplicate of signal {original_id} (the same signed request: API key, timestamp and signature)"
+                     if original_id else "duplicate of a signed request still being processed (same API key, "
+                     "timestamp and signature)")
+    session.add(record)
+    session.flush()
+    return IngestResult(original_id or record.id, SignalStatus.DUPLICATE, record.reason)
+
+
+def _record(
+    session: Session, record: SignalRecord, signal: Signal, loaded: Loaded, decision: RiskDecision,
+    secrets: tuple[str, ...] = (),
+) -> IngestResult:
     """Write the outcome in one statement; a repeated idempotency key becomes a ``duplicate``."""
     now = datetime.now(UTC)
     status = SignalStatus.ACCEPTED if decision.approved else SignalStatus.REJECTED
     decision_id = uuid.uuid4()
     rows, queued = _intent_rows(decision_id, loaded, signal, decision, now)
+    reason = redact_secrets(decision.reason, secrets) if decision.reason else decision.reason
     written = outbox.write(
         session.connection(),
-        _signal_values(record, signal) | {"status": status.value, "reason": decision.reason, "decided_at": now},
-        {"id": decision_id, "account_id": loaded.account_id, "approved": decision.approved, "reason": decision.reason,
-         "checks": [c.as_json() for c in decision.checks], "quantity": decision.quantity, "created_at": now},
+        _signal_values(record, signal, secrets) | {"status": status.value, "reason": reason, "decided_at": now},
+        {"id": decision_id, "account_id": loaded.account_id, "approved": decision.approved, "reason": reason,
+         "checks": redact_secrets([c.as_json() for c in decision.checks], secrets), "quantity": decision.quantity,
+         "created_at": now},
         rows,
     )
     if not written:
-        return _record_duplicate(session, record, signal)
+        return _record_duplicate(session, record, signal, secrets)
     if decision.trading_state_change is not None:
         _switch_state(session, loaded, decision)
     cancel = loaded.account_id if decision.approved and signal.action == Action.CANCEL else None
@@ -142,7 +226,7 @@ _FIND_ORIGINAL = select(SignalRecord.id).where(
 )
 
 
-def _signal_values(record: SignalRecord, signal: Signal) -> dict[str, object]:
+def _signal_values(record: SignalRecord, signal: Signal, secrets: tuple[str, ...] = ()) -> dict[str, object]:
     return {
         "id": record.id,
         "source": record.source,
@@ -151,7 +235,7 @@ def _signal_values(record: SignalRecord, signal: Signal) -> dict[str, object]:
         "idempotency_key": signal.idempotency_key,
         "symbol": signal.symbol,
         "action": signal.action.value,
-        "payload": signal.summary(),
+        "payload": redact_secrets(signal.summary(), secrets),
         "raw_body": record.raw_body,
         "content_type": record.content_type,
         "signal_time": signal.signal_time,
@@ -161,11 +245,13 @@ def _signal_values(record: SignalRecord, signal: Signal) -> dict[str, object]:
     }
 
 
-def _record_duplicate(session: Session, record: SignalRecord, signal: Signal) -> IngestResult:
+def _record_duplicate(
+    session: Session, record: SignalRecord, signal: Signal, secrets: tuple[str, ...] = ()
+) -> IngestResult:
     original = session.connection().execute(
         _FIND_ORIGINAL, {"source": record.source, "strategy_id": record.strategy_id, "key": signal.idempotency_key}
     ).scalar_one()
-    values = _signal_values(record, signal) | {
+    values = _signal_values(record, signal, secrets) | {
         "idempotency_key": None,
         "status": SignalStatus.DUPLICATE.value,
         "reason": f"duplicate of signal {original} (same idempotency key)",

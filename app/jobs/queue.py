@@ -1,4 +1,9 @@
-"""RQ queues: one per venue, named ``{prefix}-{venue}``; the job id is the intent's client order id."""
+"""RQ queues: one per venue, named ``{prefix}-{venue}``; the job id is the intent's client order id.
+
+Jobs are stored as JSON (``JOB_SERIALIZER``), never pickled: with RQ's default (pickle) anyone
+who can write to Redis runs code in the worker. Every ``Queue``, ``Worker`` and ``Job.fetch``
+must pass ``serializer=JOB_SERIALIZER``; job arguments are ids and plain strings.
+"""
 
 import logging
 import uuid
@@ -6,12 +11,14 @@ from functools import lru_cache
 
 from redis import Redis
 from rq import Queue
+from rq.serializers import JSONSerializer
 
 from app.config import get_settings
 
 log = logging.getLogger(__name__)
 JOB_FUNCTION = "app.jobs.tasks.execute_intent"
 CANCEL_FUNCTION = "app.jobs.tasks.cancel_open_orders"
+JOB_SERIALIZER = JSONSerializer
 
 
 @lru_cache
@@ -24,7 +31,7 @@ def queue_name(venue: str) -> str:
 
 
 def get_queue(venue: str) -> Queue:
-    return Queue(queue_name(venue), connection=get_redis())
+    return Queue(queue_name(venue), connection=get_redis(), serializer=JOB_SERIALIZER)
 
 
 def enqueue_intent(intent_id: uuid.UUID, client_order_id: str, venue: str) -> bool:

@@ -5,12 +5,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from rq.job import Job, JobStatus
-from sqlalchemy import and_, exists, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import select
 
 from app.db import unit_of_work
 from app.domain.enums import IntentStatus
-from app.jobs.queue import enqueue_intent, get_redis
+from app.execution.service import behind_earlier
+from app.jobs.queue import JOB_SERIALIZER, enqueue_intent, get_redis
 from app.persistence.models import OrderIntentRecord
 
 log = logging.getLogger(__name__)
@@ -23,17 +23,9 @@ STALE_STARTED_SECONDS = 10.0
 
 def sweep(grace_seconds: float, limit: int = 500) -> int:
     """Re-enqueue pending intents older than ``grace_seconds`` whose job is not queued or
-    running and whose earlier intent of the same signal (a reversal's close) is finished.
+    running and that are first in line for their account and symbol (``behind_earlier``).
     Returns how many were enqueued."""
     cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
-    earlier = aliased(OrderIntentRecord)
-    blocked = exists().where(
-        and_(
-            earlier.signal_id == OrderIntentRecord.signal_id,
-            earlier.sequence < OrderIntentRecord.sequence,
-            earlier.status.in_([IntentStatus.PENDING.value, IntentStatus.SUBMITTING.value]),
-        )
-    )
     with unit_of_work() as session:
         rows = session.execute(
             select(
@@ -42,7 +34,7 @@ def sweep(grace_seconds: float, limit: int = 500) -> int:
             .where(
                 OrderIntentRecord.status == IntentStatus.PENDING.value,
                 OrderIntentRecord.created_at < cutoff,
-                ~blocked,
+                ~behind_earlier(OrderIntentRecord),
             )
             .order_by(OrderIntentRecord.created_at)
             .limit(limit)
@@ -65,7 +57,7 @@ def _job_is_live(job_id: str, *, started_may_be_dead: bool) -> bool:
     queue (a worker killed between taking the job and marking it started leaves it "queued"
     but in no queue). Running a job twice is harmless: the claim is a conditional update."""
     try:
-        job = Job.fetch(job_id, connection=get_redis())
+        job = Job.fetch(job_id, connection=get_redis(), serializer=JOB_SERIALIZER)
         status = job.get_status()
         if not started_may_be_dead:
             return status in _WAITING or status == JobStatus.STARTED

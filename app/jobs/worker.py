@@ -2,7 +2,8 @@
 per job, one venue instance per account (and its markets and rate limiter) for the process's
 life. At start it loads the markets of every account it serves into the ``markets`` table and
 writes their balance snapshots; afterwards markets are reloaded when older than
-``market_refresh_seconds`` (checked before each order)."""
+``market_refresh_seconds`` (checked before each order). Jobs are read as JSON only
+(``JOB_SERIALIZER``): a pickled job in Redis is never unpickled."""
 
 import logging
 import uuid
@@ -14,7 +15,7 @@ from app.db import unit_of_work
 from app.errors import AppError
 from app.execution.markets import refresh_markets_if_stale, snapshot_balances
 from app.execution.venues.registry import venue_for
-from app.jobs.queue import get_queue, get_redis
+from app.jobs.queue import JOB_SERIALIZER, get_queue, get_redis
 from app.notify.jobs import get_notify_queue
 from app.persistence.models import Account
 
@@ -49,7 +50,9 @@ def run_worker(venues: list[str] | None = None, *, burst: bool = False) -> int:
     venues = venues or configured_venues()
     warm_up(venues)
     queues = [get_queue(v) for v in venues] + [get_notify_queue()]
-    worker = SimpleWorker(queues, connection=get_redis(), name=f"tradewire-{uuid.uuid4().hex[:8]}")
+    worker = SimpleWorker(
+        queues, connection=get_redis(), name=f"tradewire-{uuid.uuid4().hex[:8]}", serializer=JOB_SERIALIZER
+    )
     log.info("worker serving %s", ", ".join(q.name for q in queues))
     worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
     return 0

@@ -16,7 +16,8 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from app.config import get_settings
-from app.jobs.queue import get_redis
+from app.jobs.queue import JOB_SERIALIZER, get_redis
+from app.serialize import jsonable
 from app.notify.channels import ChannelMisconfigured, send
 from app.notify.config import notifications_config
 
@@ -29,7 +30,7 @@ def notify_queue_name() -> str:
 
 
 def get_notify_queue() -> Queue:
-    return Queue(notify_queue_name(), connection=get_redis())
+    return Queue(notify_queue_name(), connection=get_redis(), serializer=JOB_SERIALIZER)
 
 
 def enqueue_deliveries(kind: str, payload: dict[str, Any]) -> int:
@@ -42,7 +43,7 @@ def enqueue_deliveries(kind: str, payload: dict[str, Any]) -> int:
     retry = Retry(max=len(intervals), interval=intervals) if intervals else None
     queue = get_notify_queue()
     for name in names:
-        queue.enqueue(DELIVER_FUNCTION, name, kind, payload, retry=retry, result_ttl=3600, failure_ttl=7 * 86400,
+        queue.enqueue(DELIVER_FUNCTION, name, kind, jsonable(payload), retry=retry, result_ttl=3600, failure_ttl=7 * 86400,
                       job_timeout=60, description=f"notify {kind} to {name}")
     return len(names)
 
@@ -94,7 +95,7 @@ def promote_due_retries() -> int:
     for job_id in registry.get_jobs_to_schedule():
         if registry.remove(job_id) == 0:
             continue  # another process took it
-        job = Job.fetch(job_id, connection=queue.connection)
+        job = Job.fetch(job_id, connection=queue.connection, serializer=JOB_SERIALIZER)
         queue.enqueue_job(job)
         moved += 1
     return moved

@@ -1,6 +1,7 @@
 """Queries used by more than one stage. Functions take a session and never commit."""
 
 import hashlib
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from app.config import get_settings
+from app.jobs.queue import get_redis
 from app.persistence.models import Account, Strategy
 
 
@@ -34,29 +37,73 @@ _BY_TOKEN_HASH = (
     .join(Account, Account.id == Strategy.account_id)
     .where(Strategy.token_hash == bindparam("token_hash"), Strategy.enabled.is_(True))
 )
+# A cached strategy is used only while the strategies generation in Redis is unchanged (every
+# change INCRs it, see ``strategies_changed``), so a disable or a rotation takes effect at once
+# in every API process. The age limit only bounds a change made while Redis was unreachable.
 STRATEGY_CACHE_SECONDS = 5.0
-_strategy_cache: dict[str, tuple[float, StrategyRef]] = {}
+REDIS_RETRY_SECONDS = 1.0
+_strategy_cache: dict[str, tuple[float, int, StrategyRef]] = {}
+_redis_down_until = 0.0
+log = logging.getLogger(__name__)
+
+
+def generation_key() -> str:
+    """The Redis key of the strategies generation counter (per queue prefix, i.e. per install)."""
+    return f"{get_settings().queue_prefix}:strategies:generation"
 
 
 def strategy_by_token(session: Session, token: str) -> StrategyRef | None:
     """The enabled strategy whose token hashes to the stored hash, else None.
 
-    Found strategies are remembered for ``STRATEGY_CACHE_SECONDS`` per process, so a disabled
-    strategy or a rotated token stops working within 5 s; unknown tokens are never cached.
+    Costs one Redis GET (the strategies generation) and, unless this process has the strategy
+    cached for the current generation, one indexed query. With Redis unreachable the cache is
+    bypassed. Unknown tokens are never cached.
     """
     token_hash = hash_token(token)
+    generation = _generation()
     cached = _strategy_cache.get(token_hash)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
+    if generation is not None and cached is not None and cached[1] == generation and cached[0] > time.monotonic():
+        return cached[2]
     row = session.execute(_BY_TOKEN_HASH, {"token_hash": token_hash}).first()
     if row is None:
         _strategy_cache.pop(token_hash, None)
         return None
     ref = StrategyRef(*row[:4], account_wide_lock=needs_account_lock(row[4]), risk_reads=risk_reads(row[4]))
-    if len(_strategy_cache) > 10_000:
-        _strategy_cache.clear()
-    _strategy_cache[token_hash] = (time.monotonic() + STRATEGY_CACHE_SECONDS, ref)
+    if generation is not None:
+        if len(_strategy_cache) > 10_000:
+            _strategy_cache.clear()
+        _strategy_cache[token_hash] = (time.monotonic() + STRATEGY_CACHE_SECONDS, generation, ref)
     return ref
+
+
+def _generation() -> int | None:
+    """The strategies generation (0 before any change), or None when Redis cannot be asked
+    (then not retried for ``REDIS_RETRY_SECONDS``, so a down Redis costs no time per request)."""
+    global _redis_down_until
+    if time.monotonic() < _redis_down_until:
+        return None
+    try:
+        value = get_redis().get(generation_key())
+    except Exception as e:  # redis-py raises several unrelated classes for a down server
+        _redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+        log.warning("strategy cache bypassed, Redis unreachable: %s", type(e).__name__)
+        return None
+    return int(value) if value else 0
+
+
+def strategies_changed() -> None:
+    """Call after committing a change to a strategy (disabled, enabled, token rotated) or to
+    its account's settings: every API process drops its cached strategies before its next
+    request. If Redis is unreachable the change still reaches them within
+    ``STRATEGY_CACHE_SECONDS`` (and this process at once)."""
+    global _redis_down_until
+    _strategy_cache.clear()
+    try:
+        get_redis().incr(generation_key())
+    except Exception as e:
+        _redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+        log.warning("could not publish a strategy change to other API processes (Redis: %s); "
+                    "they follow within %.0f s", type(e).__name__, STRATEGY_CACHE_SECONDS)
 
 
 def needs_account_lock(account_settings: dict | None) -> bool:
@@ -80,5 +127,7 @@ def risk_reads(account_settings: dict | None) -> frozenset[str]:
 
 
 def forget_strategies() -> None:
-    """Drop the token cache (after disabling a strategy or rotating its token in this process)."""
+    """Drop this process's token cache (tests; other processes: ``strategies_changed``)."""
+    global _redis_down_until
     _strategy_cache.clear()
+    _redis_down_until = 0.0

@@ -3,16 +3,21 @@
 TradingView sends ``application/json`` only when the message is valid JSON, and some say it
 sends ``text/plain`` even then (TRADINGVIEW_FACTS.md §1), so the header is never trusted.
 Also: secret fields are found here (to identify a strategy from the body) and redacted here
-(before anything is stored or logged).
+(before anything is stored or logged), and every stored text is made storable (no NUL, no
+lone surrogate: PostgreSQL and its driver refuse both).
 """
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from app.errors import SignalParseError
+from app.errors import PayloadTooLarge, SignalParseError
 
 MAX_BODY_BYTES = 64 * 1024
+# Deeper JSON is refused: real alerts nest 2-3 levels, and every recursive walk (redaction,
+# validation, serialisation) must stay far from Python's recursion limit.
+MAX_JSON_DEPTH = 32
 
 # Field names whose values are credentials, compared lower case without - and _.
 SECRET_FIELDS = frozenset(
@@ -24,6 +29,7 @@ SECRET_FIELDS = frozenset(
 REDACTED = "***"
 # Fields whose value identifies the strategy on POST /webhooks/tradingview (no URL token).
 BODY_SECRET_FIELDS = ("passphrase", "secret", "signalToken", "token")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def is_secret_field(name: str) -> bool:
@@ -33,36 +39,81 @@ def is_secret_field(name: str) -> bool:
 def decode(body: bytes) -> dict[str, Any] | str:
     """The body as a JSON object when it is one, else as text (BOM, CRLF and literal ``\\n`` normalised).
 
-    Raises ``SignalParseError`` for an empty body or bytes that are not UTF-8.
+    Raises ``SignalParseError`` (field ``body``, or the JSON field at fault) for an empty body,
+    bytes that are not UTF-8, a NUL character (raw, or ``\\u0000`` in a JSON string), a lone
+    UTF-16 surrogate escape (``\\ud800``) or JSON nested deeper than ``MAX_JSON_DEPTH``:
+    none of these can be stored or is a signal.
     """
     try:
         content = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SignalParseError("the body is not UTF-8 text", field="body") from None
+    except UnicodeDecodeError as e:
+        raise SignalParseError(f"the body is not UTF-8 text (byte {e.start}: {e.reason}); send UTF-8",
+                               field="body") from None
+    if "\x00" in content:
+        raise SignalParseError("the body contains a NUL character (byte 0x00), which cannot be stored; "
+                               "remove it and resend", field="body")
     if not content.strip():
         raise SignalParseError("the body is empty", field="body")
     try:
         data = json.loads(content, parse_float=str, parse_int=str, parse_constant=_reject_constant)
+    except RecursionError:
+        raise _too_deep() from None
     except (json.JSONDecodeError, ValueError):
         return content.replace("\r\n", "\n").replace("\\n", "\n").strip()
     if isinstance(data, dict):
+        _check_tree(data)
         return data
     return content.strip()
+
+
+def _too_deep() -> SignalParseError:
+    return SignalParseError(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels", field="body")
+
+
+def _check_tree(data: Any) -> None:
+    """Walk decoded JSON without recursion: depth, NUL characters and lone surrogates."""
+    stack: list[tuple[Any, int, str]] = [(data, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise _too_deep()
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, child in items:
+                name = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str):
+                    _check_string(key, name)
+                stack.append((child, depth + 1, name))
+        elif isinstance(value, str):
+            _check_string(value, path)
+
+
+def _check_string(value: str, field: str) -> None:
+    safe = _SURROGATE.sub("?", field)[:64].replace("\x00", "?")
+    if "\x00" in value:
+        raise SignalParseError(f"field {safe!r} contains a NUL character (\\u0000), which cannot be stored; "
+                               "remove it and resend", field=safe or "body")
+    if _SURROGATE.search(value):
+        raise SignalParseError(f"field {safe!r} contains a lone UTF-16 surrogate escape (such as \\ud800), "
+                               "which is not a character; send valid Unicode", field=safe or "body")
 
 
 def json_error(content: str) -> str:
     """Where and why ``content`` fails to parse as JSON, e.g. ``Expecting ',' delimiter: line 3 column 15``."""
     try:
-        json.loads(content)
-    except json.JSONDecodeError as e:
-        return str(e)
-    except ValueError as e:
+        json.loads(content, parse_float=str, parse_int=str, parse_constant=_reject_constant)
+    except RecursionError:
+        return f"nested deeper than {MAX_JSON_DEPTH} levels"
+    except ValueError as e:  # JSONDecodeError is a ValueError
         return str(e)
     return "not a JSON object"
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
+
+
+_BODY_SECRET = re.compile(r'(?i)"(passphrase|secret|signaltoken|token)"\s*:\s*"([^"\\\s]+)"')
 
 
 def find_secret(data: dict[str, Any] | str) -> str | None:
@@ -75,29 +126,87 @@ def find_secret(data: dict[str, Any] | str) -> str | None:
         return None
     # Pairs may be separated by newlines or ';' (OctoBot), so a value stops at either.
     match = re.search(r"(?im)(?:^|;)\s*(passphrase|secret|signaltoken|token)\s*=\s*([^;\s]+)", data)
+    if match:
+        return match.group(2)
+    match = _BODY_SECRET.search(data)  # broken JSON
     return match.group(2) if match else None
 
 
-def redact(body: bytes) -> str:
-    """The body as text with every secret field's value replaced by ``***``.
+def body_secret(body: bytes) -> str | None:
+    """``find_secret`` of a raw body, also when ``decode`` refuses it (a NUL, a surrogate,
+    too deep, not UTF-8): such a request is still authenticated, so it can be recorded."""
+    try:
+        return find_secret(decode(body))
+    except SignalParseError:
+        return find_secret(body.decode("utf-8", errors="replace").replace("\x00", ""))
 
-    Works on JSON (any depth), on KEY=VALUE text and on broken JSON (by pattern), so an
-    ``invalid`` signal is stored without its secrets too.
+
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can store it: NUL written as the six characters ``\\u0000``,
+    a lone surrogate as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text.replace("\x00", "\\u0000"))
+
+
+def redact(body: bytes, secrets: Iterable[str] = ()) -> str:
+    """The body as storable text with every secret field's value replaced by ``***``, and
+    every occurrence of each of ``secrets`` (the credentials the request authenticated
+    with) replaced by ``***`` whatever the syntax around it.
+
+    Works on JSON (any depth), on KEY=VALUE / KEY: VALUE text and on broken JSON (by
+    pattern), so an ``invalid`` signal is stored without its secrets too.
     """
     content = body.decode("utf-8", errors="replace")
     try:
         data = json.loads(content, parse_float=str, parse_int=str)
-    except (json.JSONDecodeError, ValueError):
-        return _redact_text(content)
-    return json.dumps(_redact_value(data), ensure_ascii=False)
+        _check_tree(data)
+    except (RecursionError, ValueError, SignalParseError):  # broken, too deep, or NUL / surrogate inside
+        return _scrub(_redact_text(content), secrets)
+    return _scrub(json.dumps(_redact_value(data), ensure_ascii=False), secrets)
 
 
-def redact_decoded(data: dict[str, Any] | str, body: bytes) -> str:
-    """``redact(body)`` for a body ``decode`` has already read: a JSON object is redacted
-    without parsing it again; text goes through ``redact``."""
+def redact_decoded(data: dict[str, Any] | str, body: bytes, secrets: Iterable[str] = ()) -> str:
+    """``redact(body, secrets)`` for a body ``decode`` has already read: a JSON object is
+    redacted without parsing it again; text goes through ``redact``."""
     if isinstance(data, dict):
-        return json.dumps(_redact_value(data), ensure_ascii=False)
-    return redact(body)
+        return _scrub(json.dumps(_redact_value(data), ensure_ascii=False), secrets)
+    return redact(body, secrets)
+
+
+def redact_secrets(value: Any, secrets: Iterable[str]) -> Any:
+    """``value`` (a str, or JSON-ready dicts and lists of them) with every occurrence of each
+    secret replaced by ``***`` and made storable; for reasons and payloads."""
+    secrets = tuple(secrets)
+    if isinstance(value, str):
+        return _scrub(value, secrets)
+    if isinstance(value, dict):
+        return {redact_secrets(str(k), secrets): redact_secrets(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_secrets(v, secrets) for v in value]
+    return value
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    """Replace each secret, its JSON-escaped forms and quoted strings that decode to it."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, REDACTED)
+        if "\\" in text:  # a JSON string spelling it with escapes, e.g. "tok\u0065n"
+            text = _QUOTED.sub(lambda m, s=secret: _scrub_quoted(m, s), text)
+    return storable(text)
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.){0,4096}"')
+
+
+def _scrub_quoted(match: re.Match[str], secret: str) -> str:
+    try:
+        decoded = json.loads(match.group(0))
+    except ValueError:
+        return match.group(0)
+    if isinstance(decoded, str) and secret in decoded:
+        return json.dumps(decoded.replace(secret, REDACTED), ensure_ascii=False)
+    return match.group(0)
 
 
 def _redact_value(data: Any) -> Any:
@@ -106,26 +215,40 @@ def _redact_value(data: Any) -> Any:
                 for k, v in data.items()}
     if isinstance(data, list):
         return [_redact_value(v) for v in data]
+    if isinstance(data, str) and ("=" in data or ":" in data):
+        return _redact_text(data)  # "comment": "passphrase=..."
     return data
 
 
-_JSONISH_PAIR = re.compile(r'("(?P<key>[^"\\]{1,64})"\s*:\s*)"(?:[^"\\]|\\.)*"')
-_KV_PAIR = re.compile(r"(?im)(^|[;&\s])(?P<key>[A-Za-z_][\w-]{0,63})(\s*=\s*)([^;&\s]+)")
+# A key (bare, "double" or 'single' quoted, possibly with \uXXXX escapes) followed by = or :
+# and a value (quoted, or up to a separator).
+_PAIR = re.compile(
+    r"""(?P<pre>(?<![\w\\-])(?P<q>["']?)(?P<key>(?:[A-Za-z0-9_-]|\\u[0-9a-fA-F]{4}){1,64})(?P=q)\s*[=:]\s*)"""
+    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^;&\s,}\]"']+)"""
+)
 
 
 def _redact_text(content: str) -> str:
-    def json_sub(m: re.Match[str]) -> str:
-        return f'{m.group(1)}"{REDACTED}"' if is_secret_field(m.group("key")) else m.group(0)
+    def sub(m: re.Match[str]) -> str:
+        if not is_secret_field(_unescape(m.group("key"))):
+            return m.group(0)
+        value = m.group("value")
+        quote = value[0] if value[0] in "\"'" else ""
+        return f"{m.group('pre')}{quote}{REDACTED}{quote}"
 
-    def kv_sub(m: re.Match[str]) -> str:
-        return f"{m.group(1)}{m.group('key')}{m.group(3)}{REDACTED}" if is_secret_field(m.group("key")) else m.group(0)
+    return _PAIR.sub(sub, content)
 
-    return _KV_PAIR.sub(kv_sub, _JSONISH_PAIR.sub(json_sub, content))
+
+def _unescape(key: str) -> str:
+    if "\\" not in key:
+        return key
+    try:
+        return str(json.loads(f'"{key}"'))
+    except ValueError:
+        return key
 
 
 def check_size(body: bytes) -> None:
     """Raise ``PayloadTooLarge`` above 64 KiB (our own limit; TradingView documents none)."""
-    from app.errors import PayloadTooLarge
-
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}", field="body")
