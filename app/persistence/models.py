@@ -306,3 +306,27 @@ class ForeignOrderRecord(Base):
     note: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EventRecord(Base):
+    """A state change that causes more work, written in the same transaction as the change
+    (the transactional outbox, generalised): ``kind`` names it (``intent.ready``,
+    ``order.terminal``, ``entry.filled``, ``position.flat``, ``cancel.requested``,
+    ``notification``), ``payload`` carries ids and plain values. The relay turns it into an
+    RQ job with the deterministic id ``job_id`` after commit and by periodic sweep;
+    ``handled_at`` is set when its handler has done the work (kinds whose outcome is visible
+    elsewhere, such as an intent's status, leave it empty)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_signal", "signal_id"),
+        Index("ix_events_unhandled", "created_at", postgresql_where=text("handled_at IS NULL")),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    signal_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("signals.id"))
+    order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id"))
+    job_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
