@@ -12,3 +12,5 @@ __all__ = [
     "binance_signature", "make_ccxt_binance", "point_ccxt_at", "start_fake_binance",
     "BybitError", "FakeBybit", "Instrument", "LINEAR_ONLY_OPTIONS", "LinearEngine", "make_ccxt_bybit", "start_fake_bybit",
 ]
+from .binance_public import PUBLIC_SPOT_OPTIONS, FakeBinancePublic, make_ccxt_binance_public, start_fake_binance_public  # noqa: E402
+__all__ += ["PUBLIC_SPOT_OPTIONS", "FakeBinancePublic", "make_ccxt_binance_public", "start_fake_binance_public"]
