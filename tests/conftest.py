@@ -94,6 +94,7 @@ def _reset_app_state() -> None:
     from app.config import get_settings
     from app.db import reset_engine
     from app.execution.venues.registry import venue_for
+    from app.jobs import relay
     from app.jobs.queue import reset_redis
     from app.persistence.repositories import forget_strategies
 
@@ -102,6 +103,7 @@ def _reset_app_state() -> None:
     reset_engine()
     reset_redis()
     venue_for.cache_clear()
+    relay.install()  # as every process does at start: committed events are dispatched at once
 
 
 @pytest.fixture

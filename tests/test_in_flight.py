@@ -95,3 +95,19 @@ def test_reduce_only_order_is_cut_to_what_the_position_holds(client, db):
     assert (order.quantity, order.status) == (Decimal(1), "FILLED")
     assert submitted == "reduce-only sell cut from 2 to 1: position 1"
     assert position() == 0
+
+
+def test_the_trace_shows_what_each_step_set_in_motion(client, db, admin):
+    """Follow-up work is durable events: the signal's intents are ready, and each order's end
+    frees its symbol's line, all visible in the trace with when they were written."""
+    post(client, db, "open", action="buy")
+    reversal = post(client, db, "reverse", action="sell", target_position="short")
+    drain_queues()
+    trace = client.get(f"/api/v1/signals/{reversal['signal_id']}", headers=admin).json()
+    kinds = [e["kind"] for e in trace["events"]]
+    assert kinds == ["intent.ready", "intent.ready", "order.terminal", "order.terminal"]
+    intents = [i["id"] for i in trace["intents"]]
+    assert [e["payload"]["intent_id"] for e in trace["events"][:2]] == intents
+    orders = [i["order"]["id"] for i in trace["intents"]]
+    assert [e["order_id"] for e in trace["events"][2:]] == orders  # the close ended first, then the open
+    assert all(e["payload"]["status"] == "FILLED" for e in trace["events"][2:])

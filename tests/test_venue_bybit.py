@@ -93,6 +93,7 @@ def test_stop_loss_and_take_profit_are_placed_after_the_fill_and_one_cancels_the
 
     fake.set_price(PERP, "62500")  # the take-profit triggers and closes the position
     reconcile()
+    drain_queues()  # position.flat: the follow-up job cancels the stop-loss
     with unit_of_work() as session:
         states = dict(session.execute(select(OrderIntentRecord.purpose, OrderRecord.status)
                                       .join(OrderRecord, OrderRecord.intent_id == OrderIntentRecord.id)

@@ -1,12 +1,13 @@
 """The webhook through the real API app, PostgreSQL, Redis and an RQ worker (burst mode)."""
 
 import json
+import uuid
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
 from app.db import unit_of_work
-from app.persistence.models import FillRecord, OrderIntentRecord, OrderRecord, PositionRecord, SignalRecord
+from app.persistence.models import EventRecord, FillRecord, OrderIntentRecord, OrderRecord, PositionRecord, SignalRecord
 from tests.conftest import corpus01_with_token, drain_queues
 
 
@@ -156,7 +157,7 @@ def test_job_run_twice_places_one_order(client, db):
 
 def test_sweeper_enqueues_an_intent_whose_enqueue_was_lost(client, db):
     from app.jobs.queue import get_queue
-    from app.jobs.sweeper import sweep
+    from app.jobs.relay import sweep
 
     post(client, db, corpus01_with_token(db))
     get_queue("paper").empty()  # as if Redis lost the job
@@ -189,7 +190,8 @@ def test_new_strategy_gets_a_token_and_a_webhook_url_that_works(client, db, admi
 
 
 def test_readyz_reports_postgresql_and_redis(client):
-    assert client.get("/readyz").json() == {"status": "ready", "checks": {"postgresql": "ok", "redis": "ok"}}
+    ready = client.get("/readyz").json()
+    assert (ready["status"], ready["checks"]) == ("ready", {"postgresql": "ok", "redis": "ok"})
 
 
 def test_sweeper_takes_back_a_job_whose_worker_died_before_claiming_it(client, db):
@@ -198,7 +200,7 @@ def test_sweeper_takes_back_a_job_whose_worker_died_before_claiming_it(client, d
     from rq.job import Job, JobStatus
 
     from app.jobs.queue import JOB_SERIALIZER, get_queue, get_redis
-    from app.jobs.sweeper import sweep
+    from app.jobs.relay import sweep
 
     post(client, db, corpus01_with_token(db))
     with unit_of_work() as session:
@@ -222,7 +224,7 @@ def test_sweeper_takes_back_a_job_lost_between_dequeue_and_start(client, db):
     from rq.job import Job
 
     from app.jobs.queue import JOB_SERIALIZER, get_queue, get_redis
-    from app.jobs.sweeper import sweep
+    from app.jobs.relay import sweep
 
     post(client, db, corpus01_with_token(db))
     with unit_of_work() as session:
@@ -245,6 +247,12 @@ def test_cancel_alert_queues_the_cancellation_on_the_accounts_venue(client, db):
     answer = post(client, db, body).json()
     assert (answer["status"], answer["intents"]) == ("accepted", 0)
     jobs = get_queue("paper").jobs
-    assert [(j.func_name, tuple(j.args)) for j in jobs] == [("app.jobs.tasks.cancel_open_orders", (jobs[0].args[0], "DOGE/USDT"))]
+    assert [j.func_name for j in jobs] == ["app.jobs.tasks.handle_event"]  # of the cancel.requested event
+    with unit_of_work() as session:
+        event = session.get(EventRecord, uuid.UUID(jobs[0].args[0]))
+        assert (event.kind, event.payload["symbol"], event.signal_id) == ("cancel.requested", "DOGE/USDT",
+                                                                          uuid.UUID(answer["signal_id"]))
     drain_queues()
     assert get_queue("paper").count == 0
+    with unit_of_work() as session:
+        assert session.get(EventRecord, event.id).handled_at is not None

@@ -16,7 +16,7 @@ from app.deps import SessionDep
 from app.domain.enums import TradingState
 from app.domain.equity import equity
 from app.errors import NotFound
-from app.notify import notify
+from app.notify import notify_on_commit
 from app.persistence.models import Account, BalanceRecord, PositionRecord, VenueBreakerRecord
 from app.risk.state import OPERATOR_REASON, record_state_change
 
@@ -58,9 +58,9 @@ def set_trading_state(name: Name, body: TradingStateBody, session: SessionDep) -
             raise NotFound(f"no account {name!r}")
         previous = account.trading_state
         record_state_change(session, account.id, body.state, OPERATOR_REASON)
-    if previous != body.state.value:
-        notify("trading_state_change", {"account": name, "from": previous, "to": body.state.value,
-                                        "reason": OPERATOR_REASON})
+        if previous != body.state.value:
+            notify_on_commit(session, "trading_state_change", {"account": name, "from": previous,
+                                                               "to": body.state.value, "reason": OPERATOR_REASON})
     return TradingStateAnswer(name=name, trading_state=body.state.value, previous_state=previous)
 
 

@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session
 
 from app.admin.schemas import RedriveAnswer
 from app.deps import SessionDep
+from app import events
 from app.domain.enums import IntentStatus, TradingState
 from app.domain.intents import client_order_id_for
 from app.domain.orders import OrderStatus
 from app.errors import Conflict, NotFound
-from app.jobs.queue import JOB_SERIALIZER, enqueue_intent, get_redis
+from app.jobs.queue import JOB_SERIALIZER, get_redis
 from app.persistence.models import Account, OrderIntentRecord, OrderRecord
 
 router = APIRouter()
@@ -50,13 +51,15 @@ def post_redrive(intent_id: uuid.UUID, session: SessionDep) -> RedriveAnswer:
     again; the worker resolves it by its client order id first."""
     with session.begin():
         answer = redrive(session, intent_id)
-    enqueue_intent(answer.new_intent_id or answer.intent_id, answer.client_order_id, answer.venue)
+        ready = answer.new_intent_id or answer.intent_id
+        events.emit(session, events.INTENT_READY, {"intent_id": str(ready), "venue": answer.venue},
+                    signal_id=session.get(OrderIntentRecord, intent_id).signal_id, job_id=answer.client_order_id)
     return answer
 
 
 def redrive(session: Session, intent_id: uuid.UUID) -> RedriveAnswer:
     """Decide and write (in the caller's transaction) what re-driving ``intent_id`` means; the
-    caller enqueues after commit. Raises ``NotFound`` or ``Conflict``."""
+    caller writes the ``intent.ready`` event. Raises ``NotFound`` or ``Conflict``."""
     intent = session.execute(
         select(OrderIntentRecord).where(OrderIntentRecord.id == intent_id).with_for_update()
     ).scalar_one_or_none()

@@ -189,6 +189,19 @@ class Step(BaseModel):
     detail: str | None = None
 
 
+class TraceEvent(BaseModel):
+    """A follow-up set in motion (``app.events``): what (``kind``), by what (the order, when
+    an order's outcome caused it), when it was written and when its handler finished
+    (``handled_at``; None for kinds whose outcome shows elsewhere, such as an intent's status)."""
+
+    id: uuid.UUID
+    kind: str
+    order_id: uuid.UUID | None
+    payload: dict[str, Any]
+    created_at: datetime
+    handled_at: datetime | None
+
+
 class SignalTrace(BaseModel):
     """Everything recorded about one signal. ``signal`` is the canonical signal; ``raw_body``
     is what the sender posted, with secret fields replaced by ``***``."""
@@ -223,6 +236,7 @@ class SignalTrace(BaseModel):
     decision: "TraceDecision | None"
     intents: list[IntentView]
     timeline: list[Step]
+    events: list[TraceEvent] = []
 
 
 class TraceDecision(BaseModel):

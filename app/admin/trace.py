@@ -12,7 +12,7 @@ the previous step. Times come from our own records: ``signals.received_at`` / ``
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.admin.schemas import (
@@ -25,11 +25,13 @@ from app.admin.schemas import (
     SignalTrace,
     Step,
     TraceDecision,
+    TraceEvent,
 )
-from app.errors import NotFound
 from app.domain.orders import OrderStatus
+from app.errors import NotFound
 from app.persistence.models import (
     Account,
+    EventRecord,
     FillRecord,
     OrderEventRecord,
     OrderIntentRecord,
@@ -84,7 +86,19 @@ def signal_trace(session: Session, signal_id: uuid.UUID) -> SignalTrace:
         decision=_decision_view(decision),
         intents=intent_views,
         timeline=timeline(steps, signal.received_at, _parsed_step(signal)),
+        events=_events(session, signal_id, [i.id for i in intents]),
     )
+
+
+def _events(session: Session, signal_id: uuid.UUID, intent_ids: list[uuid.UUID]) -> list[TraceEvent]:
+    """The signal's events and those its orders' outcomes caused, oldest first."""
+    orders = select(OrderRecord.id).where(OrderRecord.intent_id.in_(intent_ids)).scalar_subquery()
+    rows = session.execute(
+        select(EventRecord).where(or_(EventRecord.signal_id == signal_id, EventRecord.order_id.in_(orders)))
+        .order_by(EventRecord.created_at, EventRecord.kind)
+    ).scalars().all()
+    return [TraceEvent(id=e.id, kind=e.kind, order_id=e.order_id, payload=e.payload, created_at=e.created_at,
+                       handled_at=e.handled_at) for e in rows]
 
 
 def timeline(steps: list[Step], received_at: datetime, parsed: Step) -> list[Step]:

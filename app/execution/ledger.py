@@ -10,9 +10,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from app.domain.enums import IntentStatus, OrderSide
+from app import events
+from app.domain.enums import IntentStatus, OrderSide, OrderType
 from app.domain.money import MONEY_CONTEXT
 from app.domain.orders import (
+    OPEN_STATES,
     TERMINAL,
     OrderStatus,
     check_intent_transition,
@@ -45,6 +47,7 @@ def transition(
         log.error("illegal order transition %s -> %s for order %s (%s)", order.status, new, order.id,
                   order.client_order_id)
         raise InvalidTransition(f"order {order.id} cannot go from {order.status} to {new}") from None
+    previous = OrderStatus(order.status)
     for status in steps:
         session.add(
             OrderEventRecord(
@@ -54,6 +57,20 @@ def transition(
         order.status = status.value
     if reason is not None:
         order.reason = reason
+    _emit_line_change(session, order, previous, new)
+
+
+def _emit_line_change(session: Session, order: OrderRecord, previous: OrderStatus, new: OrderStatus) -> None:
+    """The order stops holding its symbol's line (``app.execution.service.behind_earlier``):
+    it is final, or a limit order the venue has acknowledged (it may rest for days)."""
+    if new in TERMINAL:
+        kind = events.ORDER_TERMINAL
+    elif previous == OrderStatus.SUBMITTED and new in OPEN_STATES and order.order_type == OrderType.LIMIT.value:
+        kind = events.ORDER_ACCEPTED
+    else:
+        return
+    events.emit(session, kind, {"order_id": str(order.id), "account_id": str(order.account_id), "symbol": order.symbol,
+                                "venue": order.venue, "status": new.value}, order_id=order.id)
 
 
 def record_rejection(session: Session, order_id: uuid.UUID, reason: str) -> None:

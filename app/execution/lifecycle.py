@@ -32,7 +32,7 @@ from app.db import unit_of_work
 from app.domain.enums import OrderSide, OrderType, TimeInForce
 from app.domain.orders import TERMINAL, OrderStatus
 from app.errors import DuplicateClientOrderId, OrderRejected, TemporaryVenueError, VenueError, VenueRefused
-from app.execution import breaker, followups
+from app.execution import breaker, outcomes
 from app.execution.ledger import begin_resend, lock_order, mark_in_doubt, record_rejection, record_venue_order
 from app.execution.venues.base import OrderRequest, Trigger, Venue, VenueOrder
 from app.persistence.models import OrderIntentRecord, OrderRecord
@@ -53,7 +53,7 @@ class Ticket:
     last_sent_at: datetime | None
     venue_order_id: str | None
     request: OrderRequest
-    follow: followups.IntentFacts | None = None  # what the follow-ups need of the intent, when known
+    follow: outcomes.IntentFacts  # what the outcome events need of the intent
 
 
 def request_for(intent: OrderIntentRecord) -> OrderRequest:
@@ -79,7 +79,7 @@ def ticket(order: OrderRecord, intent: OrderIntentRecord) -> Ticket:
     unless the claim cut a reduce-only order down to the position left to reduce."""
     request = replace(request_for(intent), quantity=order.quantity)
     return Ticket(order.id, intent.id, order.account_id, OrderStatus(order.status), order.send_count,
-                  order.last_sent_at, order.venue_order_id, request, followups.facts(intent))
+                  order.last_sent_at, order.venue_order_id, request, outcomes.facts(intent))
 
 
 def load_ticket(order_id: uuid.UUID) -> Ticket:
@@ -147,21 +147,20 @@ def resolve(current: Ticket, venue: Venue, *, refused: bool = False) -> OrderSta
 
 
 def record(current: Ticket, venue: Venue, result: VenueOrder) -> OrderStatus:
-    """Record a venue answer in one transaction (fills, position, state; the paper venue's
-    balances), then run the follow-ups (next intent, protective orders)."""
-    prepared = None
+    """Record a venue answer in one transaction: fills, position, state, the paper venue's
+    balances and the events they set in motion (``outcomes``)."""
     try:
         with unit_of_work() as session:
             order = lock_order(session, current.order_id)  # a second recorder books nothing twice
-            if OrderStatus(order.status) not in TERMINAL:
+            before, filled_before = OrderStatus(order.status), order.filled_quantity
+            if before not in TERMINAL:
                 venue.settle(session, current.account_id, current.request, result)
             status = record_venue_order(session, current.order_id, venue.name, result, order=order)
-            prepared = followups.prepare(session, order, status, current.follow)
+            outcomes.emit_for(session, order, before, filled_before, status, current.follow)
     except OrderRejected as e:  # the paper venue cannot book it
         with unit_of_work() as session:
             record_rejection(session, current.order_id, e.message)
         status = OrderStatus.REJECTED
-    followups.after_record(current.order_id, status, prepared)
     return status
 
 
@@ -173,7 +172,6 @@ def _send(current: Ticket, venue: Venue) -> tuple[OrderStatus | None, VenueError
     except OrderRejected as e:
         with unit_of_work() as session:
             record_rejection(session, current.order_id, e.message)
-        followups.after_record(current.order_id, OrderStatus.REJECTED)
         return OrderStatus.REJECTED, None
     except (TemporaryVenueError, DuplicateClientOrderId) as e:
         with unit_of_work() as session:
@@ -199,7 +197,6 @@ def _absent(current: Ticket, venue: Venue, refused: bool) -> OrderStatus:
                   f"{cid}; it is not sent again")
         with unit_of_work() as session:
             record_rejection(session, current.order_id, reason)
-        followups.after_record(current.order_id, OrderStatus.REJECTED)
         return OrderStatus.REJECTED
     why = "refused" if refused else "not found after the grace window"
     with unit_of_work() as session:

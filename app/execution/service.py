@@ -30,7 +30,7 @@ from app.domain.enums import IntentStatus, OrderSide
 from app.domain.money import fmt
 from app.domain.orders import TERMINAL, OrderStatus, intent_predecessors
 from app.errors import ConfigError, VenueError
-from app.execution import followups, lifecycle
+from app.execution import lifecycle, outcomes
 from app.execution.ledger import finish_intent, insert_transitions, transition
 from app.execution.lifecycle import Ticket
 from app.execution.markets import refresh_markets_if_stale
@@ -113,10 +113,9 @@ def claim(intent_id: uuid.UUID, *, enqueued_at: datetime | None = None) -> Ticke
             denied = False
         request = replace(lifecycle.request_for(intent), quantity=quantity)
         status = OrderStatus.DENIED if denied else OrderStatus.SUBMITTED
-        ticket = Ticket(order["id"], intent.id, intent.account_id, status, 1, now, None, request, followups.facts(intent))
+        ticket = Ticket(order["id"], intent.id, intent.account_id, status, 1, now, None, request, outcomes.facts(intent))
     if denied:
         log.warning("intent %s denied at claim: %s", intent_id, reason)
-        followups.after_record(order["id"], OrderStatus.DENIED)
     return ticket
 
 
@@ -212,9 +211,7 @@ def deny(intent_id: uuid.UUID, reason: str) -> OrderStatus | None:
         session.add(order)
         session.flush()
         transition(session, order, OrderStatus.DENIED, reason=reason, ts_event=now)
-        order_id = order.id
     log.error("intent %s denied: %s", intent_id, reason)
-    followups.after_record(order_id, OrderStatus.DENIED)
     return OrderStatus.DENIED
 
 

@@ -1,78 +1,50 @@
 """Protective orders: the stop-loss / take-profit of a filled entry, placed as reduce-only
 trigger orders, and cancelled when the position they protect is closed.
 
-* When an entry intent carrying ``stop_loss`` / ``take_profit`` has filled (FILLED, or
-  CANCELED / EXPIRED after a partial fill), one protective intent per price is written —
+* On ``entry.filled`` (an entry carrying ``stop_loss`` / ``take_profit`` has filled: FILLED,
+  or CANCELED / EXPIRED after a partial fill), one protective intent per price is written —
   side opposite to the entry, quantity = the entry's filled quantity, a market order
   triggered at the price (``purpose`` ``stop_loss`` / ``take_profit``, ``trigger_price``),
-  ``reduce_only`` — and queued on the venue. Their ids derive from the entry's (uuid5), so a
-  repeated follow-up writes nothing twice; they run through the same never-twice lifecycle.
+  ``reduce_only`` — with its ``intent.ready`` event. Their ids derive from the entry's
+  (uuid5), so a repeated event writes nothing twice; they run through the same never-twice
+  lifecycle.
 * The venue places them with ccxt's unified ``stopLossPrice`` / ``takeProfitPrice``
   (https://docs.ccxt.com/#/README?id=stop-loss-orders); where the adapter says it cannot
   (Binance spot has no reduce-only and no two stops on one balance; the paper venue simulates
   no triggers) none are written and a warning is logged.
-* When a fill leaves the account flat in the symbol, every open protective order of that
-  symbol is cancelled: a filled stop-loss cancels its take-profit (one-cancels-the-other).
+* On ``position.flat`` (a fill left the account flat in the symbol), every open protective
+  order of that symbol is cancelled: a filled stop-loss cancels its take-profit
+  (one-cancels-the-other).
 """
 
 import logging
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from app import events
 from app.db import unit_of_work
 from app.domain.enums import IntentStatus, OrderSide, OrderType
 from app.domain.intents import client_order_id_for
-from app.domain.orders import OPEN_STATE_VALUES, OrderStatus
+from app.domain.orders import OPEN_STATE_VALUES
 from app.errors import AppError, Conflict
+from app.execution.cancel import cancel_order
 from app.execution.venues.base import Trigger
 from app.execution.venues.registry import venue_for
-from app.jobs.queue import enqueue_intent
-from app.persistence.models import OrderIntentRecord, OrderRecord, PositionRecord
+from app.persistence.models import OrderIntentRecord, OrderRecord
 
 log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("0b6f9d3e-5a41-4c8e-9f0e-7d2a4c1b8e53")
-FILL_FINAL = (OrderStatus.FILLED.value, OrderStatus.CANCELED.value, OrderStatus.EXPIRED.value)
 PROTECTIVE = (Trigger.STOP_LOSS.value, Trigger.TAKE_PROFIT.value)
-SEQUENCE_OFFSET = 1000  # after every entry of the signal, so the sweeper never waits on them
-
-
-@dataclass(frozen=True)
-class Filled:
-    """What the follow-up needs of the order just recorded."""
-
-    intent_id: uuid.UUID
-    account_id: uuid.UUID
-    symbol: str
-    entry: bool
-    status: str
-    filled: Decimal
-    wants_protection: bool
-    position: Decimal
-
-
-def after_fill(order_id: uuid.UUID) -> None:
-    """Place the protective orders of a filled entry; cancel open ones when flat."""
-    filled = _load(order_id)
-    if filled is not None:
-        after_filled(filled)
-
-
-def after_filled(filled: Filled, open_ids: list[uuid.UUID] | None = None) -> None:
-    """``after_fill`` of an order already read; ``open_ids``: its symbol's open protective
-    orders when the position is flat, read in the same transaction (None: read here)."""
-    if filled.entry and filled.wants_protection and filled.status in FILL_FINAL and filled.filled > 0:
-        place_for(filled.intent_id)
-    if filled.position == 0 and (open_ids is None or open_ids):
-        cancel_open(filled.account_id, filled.symbol, open_ids)
+SEQUENCE_OFFSET = 1000  # after every entry of the signal
 
 
 def place_for(entry_intent_id: uuid.UUID) -> list[uuid.UUID]:
-    """Write and queue the entry's protective intents (idempotent); returns the new ids."""
+    """Write the entry's protective intents and their ``intent.ready`` events (idempotent);
+    returns the new ids."""
     with unit_of_work() as session:
         entry = session.get(OrderIntentRecord, entry_intent_id)
         order = session.execute(select(OrderRecord).where(OrderRecord.intent_id == entry_intent_id)).scalar_one()
@@ -88,20 +60,18 @@ def place_for(entry_intent_id: uuid.UUID) -> list[uuid.UUID]:
                 .on_conflict_do_nothing().returning(OrderIntentRecord.id)
             ).scalar_one_or_none()
             if inserted is not None:
-                created.append((inserted, client_order_id_for(inserted), entry.venue))
-    for intent_id, client_order_id, venue in created:
-        enqueue_intent(intent_id, client_order_id, venue)
+                created.append(inserted)
+                events.emit(session, events.INTENT_READY, {"intent_id": str(inserted), "venue": entry.venue},
+                            signal_id=entry.signal_id, job_id=client_order_id_for(inserted))
     if created:
         log.info("protective orders queued for entry %s: %d", entry_intent_id, len(created))
-    return [c[0] for c in created]
+    return created
 
 
 def cancel_open(account_id: uuid.UUID, symbol: str, order_ids: list[uuid.UUID] | None = None) -> int:
     """Cancel the account's open protective orders in ``symbol`` (the position is closed;
     ``order_ids``: them, already read). Returns how many were cancelled; failures are logged
     and left to the reconciler."""
-    from app.execution.cancel import cancel_order  # cancel records through the lifecycle, which calls us
-
     if order_ids is None:
         with unit_of_work() as session:
             order_ids = open_protective(session, account_id, symbol)
@@ -125,25 +95,6 @@ def open_protective(session: Session, account_id: uuid.UUID, symbol: str) -> lis
         .where(OrderRecord.account_id == account_id, OrderRecord.symbol == symbol,
                OrderRecord.status.in_(OPEN_STATE_VALUES), OrderIntentRecord.purpose.in_(PROTECTIVE))
     ).scalars())
-
-
-def _load(order_id: uuid.UUID) -> Filled | None:
-    with unit_of_work() as session:
-        row = session.execute(
-            select(OrderRecord, OrderIntentRecord)
-            .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
-            .where(OrderRecord.id == order_id)
-        ).one_or_none()
-        if row is None:
-            return None
-        order, intent = row
-        position = session.execute(
-            select(PositionRecord.quantity).where(PositionRecord.account_id == order.account_id,
-                                                  PositionRecord.symbol == order.symbol)
-        ).scalar_one_or_none()
-        wants = not intent.reduce_only and (intent.stop_loss is not None or intent.take_profit is not None)
-        return Filled(intent.id, order.account_id, order.symbol, intent.purpose == "entry", order.status,
-                      order.filled_quantity, wants, position if position is not None else Decimal(0))
 
 
 def _venue_can(entry: OrderIntentRecord) -> bool:

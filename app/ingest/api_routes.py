@@ -273,8 +273,9 @@ def _dry_run(body: bytes, credentials: Credentials, strategy_query: str | None, 
         named = strategy_named(strategy_query, body)
         strategy = resolve_strategy(session, caller, named, credentials, default=DEFAULT_STRATEGY if caller.is_admin else None)
         signal = parsers.parse(body, datetime.now(UTC), dialect=dialect).signal
-        service.check_signal(signal.model_copy(update={"source": Source.REST, "strategy": strategy.name}), strategy)
-        return dry_run(session, strategy, body, dialect=dialect, source=Source.REST)
+        signal = signal.model_copy(update={"source": Source.REST, "strategy": strategy.name})
+        service.check_signal(signal, strategy)
+        return dry_run(session, strategy, signal)
     finally:
         session.rollback()
         session.close()

@@ -1,9 +1,10 @@
-"""Write a decided signal, its risk decision and its order intents in ONE statement.
+"""Write a decided signal, its risk decision, its order intents and their events in ONE statement.
 
 A data-modifying CTE (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING):
 the signal is inserted unless its (source, strategy, idempotency key) exists, and the
-decision and intents are inserted only from the signal row that was inserted, so a
-duplicate writes nothing and the whole outcome costs one round trip to PostgreSQL.
+decision, intents and events (``intent.ready``, ``cancel.requested``: ``app.events``) are
+inserted only from the signal row that was inserted, so a duplicate writes nothing and the
+whole outcome costs one round trip to PostgreSQL.
 """
 
 import json
@@ -25,6 +26,7 @@ INTENT_COLUMNS = (
     "reference_price", "time_in_force", "reduce_only", "stop_loss", "take_profit", "sequence", "client_order_id",
     "status", "created_at", "attempts",
 )
+EVENT_COLUMNS = ("id", "kind", "payload", "job_id", "created_at")
 _JSONB = {"payload", "checks"}
 
 
@@ -39,8 +41,8 @@ def _typed(prefix: str, column: str) -> str:
     return f"CAST(:{prefix}{column} AS {sql_type})"
 
 
-@lru_cache(maxsize=8)
-def _statement(intent_count: int) -> TextClause:
+@lru_cache(maxsize=16)
+def _statement(intent_count: int, event_count: int) -> TextClause:
     signal_values = ", ".join(_placeholder("s_", c) for c in SIGNAL_COLUMNS)
     decision_values = ", ".join(
         "s.id" if c == "signal_id" else _placeholder("d_", c) for c in ("id", "signal_id", *DECISION_COLUMNS[1:])
@@ -57,21 +59,31 @@ def _statement(intent_count: int) -> TextClause:
             for n in range(intent_count)
         )
         parts.append(f", i AS (INSERT INTO order_intents ({', '.join(INTENT_COLUMNS)}, signal_id) {rows})")
+    if event_count:
+        rows = " UNION ALL ".join(
+            "SELECT CAST(:e{n}_id AS UUID), CAST(:e{n}_kind AS VARCHAR), CAST(:e{n}_payload AS JSONB), "
+            "CAST(:e{n}_job_id AS VARCHAR), CAST(:e{n}_created_at AS TIMESTAMPTZ), s.id FROM s".format(n=n)
+            for n in range(event_count)
+        )
+        parts.append(f", e AS (INSERT INTO events ({', '.join(EVENT_COLUMNS)}, signal_id) {rows})")
     parts.append(" SELECT id FROM s")
     return text("".join(parts))
 
 
 def write(
-    connection: Connection, signal: dict[str, Any], decision: dict[str, Any], intents: list[dict[str, Any]]
+    connection: Connection, signal: dict[str, Any], decision: dict[str, Any], intents: list[dict[str, Any]],
+    events: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> bool:
-    """Insert all three; True if the signal was new, False if its idempotency key existed
+    """Insert them all; True if the signal was new, False if its idempotency key existed
     (then nothing was written). Values are keyed by column name; ``payload`` and ``checks``
     are JSON-ready values."""
     params: dict[str, Any] = {f"s_{c}": _value(c, signal.get(c)) for c in SIGNAL_COLUMNS}
     params.update({f"d_{c}": _value(c, decision.get(c)) for c in DECISION_COLUMNS})
     for n, row in enumerate(intents):
         params.update({f"i{n}_{c}": row.get(c) for c in INTENT_COLUMNS})
-    return connection.execute(_statement(len(intents)), params).first() is not None
+    for n, row in enumerate(events):
+        params.update({f"e{n}_{c}": _value(c, row.get(c)) for c in EVENT_COLUMNS})
+    return connection.execute(_statement(len(intents), len(events)), params).first() is not None
 
 
 def _value(column: str, value: Any) -> Any:

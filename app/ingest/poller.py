@@ -130,7 +130,6 @@ def _ingest(name: str, poller: PollerConfig, market: PollerMarket, body: bytes) 
         log.warning("poller %s: %s %s: invalid prediction (signal %s): %s",
                     name, market.symbol, market.timeframe, outcome.signal_id, outcome.message)
         return True
-    service.enqueue(outcome)
     return outcome.status != SignalStatus.DUPLICATE
 
 

@@ -169,13 +169,13 @@ def _handle(body: bytes, content_type: str | None, dialect: str | None, token: s
 
 
 def respond(outcome: IngestResult | InvalidSignal) -> JSONResponse:
-    """After commit: 422 with the recorded invalid signal's id, else enqueue and answer 202."""
+    """After commit (which dispatched the signal's events): 422 with the recorded invalid
+    signal's id, else 202."""
     if isinstance(outcome, InvalidSignal):
         return JSONResponse(
             status_code=422,
             content={"code": outcome.code, "message": outcome.message, "field": outcome.field, "signal_id": str(outcome.signal_id)},
         )
-    service.enqueue(outcome)
     return JSONResponse(status_code=202, content=_answer(outcome))
 
 

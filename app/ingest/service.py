@@ -1,5 +1,6 @@
-"""Ingest one request: record it, parse it, decide, write the intents, all in one transaction;
-then enqueue the intents. Never waits for a venue.
+"""Ingest one request: record it, parse it, decide, write the intents and their events
+(``intent.ready``, ``cancel.requested``), all in one transaction; the relay turns the events
+into jobs when it commits. Never waits for a venue.
 
 Every authenticated request becomes a ``signals`` row: ``invalid`` when it does not parse or
 holds a value PostgreSQL cannot store (with the redacted raw body and the reason),
@@ -24,10 +25,11 @@ from app.domain.enums import Action, IntentStatus, SignalStatus, Source
 from app.domain.intents import RiskDecision, client_order_id_for
 from app.domain.signal import Signal
 from app.errors import SignalParseError
+from app import events
+from app.events import Emitted
 from app.ingest import outbox, parsers
 from app.db import unit_of_work
 from app.ingest.parsers.body import redact, redact_decoded, redact_secrets, storable
-from app.jobs.queue import enqueue_cancel, enqueue_intent
 from app.notify import notify_on_commit
 from app.persistence.models import SignalRecord
 from app.persistence.repositories import StrategyRef
@@ -55,9 +57,6 @@ class IngestResult:
     status: SignalStatus
     reason: str | None = None
     intents: tuple[QueuedIntent, ...] = field(default=())
-    cancel_account_id: uuid.UUID | None = None
-    cancel_venue: str | None = None
-    symbol: str | None = None
 
 
 class InvalidSignal(SignalParseError):
@@ -79,7 +78,7 @@ def ingest(
     secrets: Iterable[str] = (),
 ) -> IngestResult:
     """Record, parse, decide and write intents in the caller's transaction (``session``
-    must be inside ``begin()``); the caller commits, then calls ``enqueue``. ``secrets``:
+    must be inside ``begin()``); the caller commits (which dispatches the events). ``secrets``:
     the credentials the request authenticated with, redacted wherever they appear.
 
     Raises ``InvalidSignal`` after recording an unparseable body or a signal with a field
@@ -185,6 +184,7 @@ def _record(
     status = SignalStatus.ACCEPTED if decision.approved else SignalStatus.REJECTED
     decision_id = uuid.uuid4()
     rows, queued = _intent_rows(decision_id, loaded, signal, decision, now)
+    follow = _events(loaded, signal, decision, queued)
     reason = redact_secrets(decision.reason, secrets) if decision.reason else decision.reason
     written = outbox.write(
         session.connection(),
@@ -193,15 +193,14 @@ def _record(
          "checks": redact_secrets([c.as_json() for c in decision.checks], secrets), "quantity": decision.quantity,
          "created_at": now},
         rows,
+        [{"id": e.id, "kind": e.kind, "payload": e.payload, "job_id": e.job_id, "created_at": now} for e in follow],
     )
     if not written:
         return _record_duplicate(session, record, signal, secrets)
+    events.remember(session, follow)
     if decision.trading_state_change is not None:
         _switch_state(session, loaded, decision)
-    cancel = loaded.account_id if decision.approved and signal.action == Action.CANCEL else None
-    return IngestResult(
-        record.id, status, decision.reason, queued, cancel_account_id=cancel, cancel_venue=loaded.venue, symbol=signal.symbol
-    )
+    return IngestResult(record.id, status, decision.reason, queued)
 
 
 def _switch_state(session: Session, loaded: Loaded, decision: RiskDecision) -> None:
@@ -294,14 +293,13 @@ def _intent_rows(
     return rows, tuple(queued)
 
 
-def enqueue(result: IngestResult) -> None:
-    """After commit: put the first intent of the signal on its venue queue.
-
-    A reversal's second intent (the open) is enqueued by the worker once the first (the
-    close) is done, so the two cannot race on one position.
-    """
-    if result.intents:
-        first = result.intents[0]
-        enqueue_intent(first.id, first.client_order_id, first.venue)
-    if result.cancel_account_id is not None and result.cancel_venue is not None:
-        enqueue_cancel(result.cancel_account_id, result.cancel_venue, result.symbol)
+def _events(loaded: Loaded, signal: Signal, decision: RiskDecision, queued: tuple[QueuedIntent, ...]) -> list[Emitted]:
+    """What the decision sets in motion: each intent is ready (one symbol's intents still run
+    in decision order, ``app.execution.service``), and an approved ``cancel`` asks for the
+    account's open orders (in the symbol) to be cancelled."""
+    follow = [events.new_event(events.INTENT_READY, {"intent_id": str(q.id), "venue": q.venue}, job_id=q.client_order_id)
+              for q in queued]
+    if decision.approved and signal.action == Action.CANCEL:
+        follow.append(events.new_event(events.CANCEL_REQUESTED, {
+            "account_id": str(loaded.account_id), "symbol": signal.symbol, "venue": loaded.venue}))
+    return follow

@@ -17,7 +17,6 @@ from app.config import get_settings
 
 log = logging.getLogger(__name__)
 JOB_FUNCTION = "app.jobs.tasks.execute_intent"
-CANCEL_FUNCTION = "app.jobs.tasks.cancel_open_orders"
 JOB_SERIALIZER = JSONSerializer
 
 
@@ -44,17 +43,6 @@ def enqueue_intent(intent_id: uuid.UUID, client_order_id: str, venue: str) -> bo
         return True
     except Exception as e:  # redis-py raises several unrelated classes for a down server
         log.warning("enqueue failed, the sweeper will retry", extra={"intent_id": str(intent_id), "error": str(e)})
-        return False
-
-
-def enqueue_cancel(account_id: uuid.UUID, venue: str, symbol: str | None) -> bool:
-    """Queue the cancellation of the account's open orders (in ``symbol``, or all) on its
-    ``venue``'s queue. Returns False if Redis is unreachable (logged)."""
-    try:
-        get_queue(venue).enqueue(CANCEL_FUNCTION, str(account_id), symbol, result_ttl=600, failure_ttl=86400)
-        return True
-    except Exception as e:
-        log.warning("cancel enqueue failed", extra={"account_id": str(account_id), "error": str(e)})
         return False
 
 

@@ -31,6 +31,7 @@ from app.execution import breaker, lifecycle
 from app.execution.markets import refresh_markets_if_stale, snapshot_balances
 from app.execution.venues.base import OpenOrder, Venue
 from app.execution.venues.registry import venue_for
+from app.jobs.relay import sweep
 from app.persistence.models import Account, ForeignOrderRecord, OrderIntentRecord, OrderRecord, PositionRecord
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,6 @@ def reconcile(*, limit: int = 500) -> ReconcileReport:
 def probe_open_breakers() -> list[str]:
     """Probe each venue whose breaker is open and due; returns the venues that answered (their
     breakers are closed and their pending intents re-enqueued)."""
-    from app.jobs.sweeper import sweep
-
     resumed = []
     for venue_name in breaker.probes_due():
         account_id = _any_account(venue_name)

@@ -6,6 +6,7 @@ from datetime import UTC
 
 from rq import get_current_job
 
+from app import followups
 from app.execution import cancel, service
 
 
@@ -24,3 +25,8 @@ def cancel_open_orders(account_id: str, symbol: str | None = None) -> dict[str, 
     ``cancel`` action. Orders on the venue that Tradewire did not place are left alone.
     Returns counts by the orders' status afterwards, for RQ's result."""
     return cancel.cancel_open_orders(uuid.UUID(account_id), symbol)
+
+
+def handle_event(event_id: str) -> str:
+    """Run the handler of event ``event_id`` (``app.followups``); returns what it did."""
+    return followups.handle(uuid.UUID(event_id))

@@ -15,6 +15,7 @@ from app.db import unit_of_work
 from app.errors import AppError
 from app.execution.markets import refresh_markets_if_stale, snapshot_balances
 from app.execution.venues.registry import venue_for
+from app.jobs import relay
 from app.jobs.queue import JOB_SERIALIZER, get_queue, get_redis
 from app.notify.jobs import get_notify_queue
 from app.persistence.models import Account
@@ -47,6 +48,7 @@ def warm_up(venues: list[str]) -> None:
 
 def run_worker(venues: list[str] | None = None, *, burst: bool = False) -> int:
     """Serve the venue queues until stopped (or until empty with ``burst``)."""
+    relay.install()
     venues = venues or configured_venues()
     warm_up(venues)
     queues = [get_queue(v) for v in venues] + [get_notify_queue()]

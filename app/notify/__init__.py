@@ -4,7 +4,9 @@ event kinds in ``[notifications.channels.NAME]`` of the config file.
 ``notify(kind, payload)`` queues one RQ job per subscribed channel on ``{prefix}-notify``
 (delivery with retries, ``app.notify.jobs``); it never sends, never blocks on a channel and
 never raises, so it is safe on any path. Inside a transaction, use
-``notify_on_commit(session, kind, payload)``: it queues only if and when the transaction commits.
+``notify_on_commit(session, kind, payload)``: it writes a ``notification`` event in that
+transaction (``app.events``) when a channel subscribes to ``kind``, and the relay queues the
+deliveries once it commits (or its sweep does, if the process dies first).
 
 Kinds and the payload fields their messages use (other fields are passed through to the
 generic webhook; Decimals, datetimes and UUIDs become strings):
@@ -24,13 +26,15 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app import events
 from app.config_file import EVENT_KINDS
+from app.domain.money import fmt
+from app.notify.config import notifications_config
+from app.notify.jobs import enqueue_deliveries
 
 log = logging.getLogger(__name__)
-_PENDING = "tradewire_notifications"
 
 __all__ = ["EVENT_KINDS", "notify", "notify_on_commit"]
 
@@ -38,8 +42,6 @@ __all__ = ["EVENT_KINDS", "notify", "notify_on_commit"]
 def notify(kind: str, payload: dict[str, Any]) -> None:
     """Queue ``kind`` with ``payload`` for every channel subscribed to it. Never raises."""
     try:
-        from app.notify.jobs import enqueue_deliveries
-
         if kind not in EVENT_KINDS:
             log.warning("unknown notification kind %r; not sent", kind)
             return
@@ -49,23 +51,19 @@ def notify(kind: str, payload: dict[str, Any]) -> None:
 
 
 def notify_on_commit(session: Session, kind: str, payload: dict[str, Any]) -> None:
-    """``notify`` once ``session``'s transaction commits; nothing if it rolls back."""
-    pending = session.info.setdefault(_PENDING, [])
-    if not session.info.get(_PENDING + "_listening"):
-        event.listen(session, "after_commit", _flush)
-        event.listen(session, "after_rollback", _discard)
-        session.info[_PENDING + "_listening"] = True
-    pending.append((kind, plain(payload)))
-
-
-def _flush(session: Session) -> None:
-    pending, session.info[_PENDING] = session.info.get(_PENDING, []), []
-    for kind, payload in pending:
-        notify(kind, payload)
-
-
-def _discard(session: Session) -> None:
-    session.info[_PENDING] = []
+    """A ``notification`` event in ``session``'s transaction, for the channels subscribed to
+    ``kind`` (none subscribed: nothing is written). Never raises for a bad config."""
+    if kind not in EVENT_KINDS:
+        log.warning("unknown notification kind %r; not sent", kind)
+        return
+    try:
+        wanted = any(channel.subscribes(kind) for channel in notifications_config().channels.values())
+    except Exception as e:  # a notification must never break the caller
+        log.warning("notification not queued", extra={"kind": kind, "error": f"{type(e).__name__}: {e}"})
+        return
+    if wanted:
+        events.emit(session, events.NOTIFICATION,
+                    {"kind": kind, "payload": {**plain(payload), "at": datetime.now(UTC).isoformat()}})
 
 
 def plain(value: Any) -> Any:
@@ -75,8 +73,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, Decimal):
-        from app.domain.money import fmt
-
         return fmt(value)
     if isinstance(value, datetime):
         return value.isoformat()

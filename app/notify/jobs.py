@@ -33,8 +33,10 @@ def get_notify_queue() -> Queue:
     return Queue(notify_queue_name(), connection=get_redis(), serializer=JOB_SERIALIZER)
 
 
-def enqueue_deliveries(kind: str, payload: dict[str, Any]) -> int:
-    """One delivery job per channel subscribed to ``kind``; returns how many were queued."""
+def enqueue_deliveries(kind: str, payload: dict[str, Any], *, job_key: str | None = None) -> int:
+    """One delivery job per channel subscribed to ``kind``; returns how many were queued.
+    With ``job_key`` (a notification event's job id) each job's id is ``{job_key}-{channel}``,
+    so dispatching the event twice queues each delivery once."""
     config = notifications_config()
     names = [name for name, channel in config.channels.items() if channel.subscribes(kind)]
     if not names:
@@ -44,7 +46,8 @@ def enqueue_deliveries(kind: str, payload: dict[str, Any]) -> int:
     queue = get_notify_queue()
     for name in names:
         queue.enqueue(DELIVER_FUNCTION, name, kind, jsonable(payload), retry=retry, result_ttl=3600, failure_ttl=7 * 86400,
-                      job_timeout=60, description=f"notify {kind} to {name}")
+                      job_timeout=60, description=f"notify {kind} to {name}",
+                      job_id=f"{job_key}-{name}" if job_key else None)
     return len(names)
 
 

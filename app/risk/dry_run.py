@@ -1,28 +1,20 @@
 """Dry run: what a payload would order, without ordering or recording anything."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.domain.enums import Source
-from app.ingest import parsers
+from app.domain.signal import Signal
 from app.persistence.repositories import StrategyRef
 from app.risk.engine import evaluate
 from app.risk.state import load_context
 
 
-def dry_run(
-    session: Session, strategy: StrategyRef, body: bytes, *, dialect: str | None = None, source: Source = Source.REST
-) -> dict[str, Any]:
-    """Parse ``body`` (any dialect), run the risk engine on ``strategy``'s account and return
-    the decision with the exact orders: symbol, side, type, quantity after the venue's
-    precision (base units), price and notional (quote). The session is rolled back.
-
-    Raises ``SignalParseError`` for a body no dialect reads.
-    """
-    signal = parsers.parse(body, datetime.now(UTC), dialect=dialect).signal
-    signal = signal.model_copy(update={"source": source, "strategy": strategy.name})
+def dry_run(session: Session, strategy: StrategyRef, signal: Signal) -> dict[str, Any]:
+    """Run the risk engine on ``strategy``'s account for an already parsed ``signal`` and
+    return the decision with the exact orders: symbol, side, type, quantity after the venue's
+    precision (base units), price and notional (quote). The session is rolled back: nothing
+    is recorded."""
     try:
         loaded = load_context(session, strategy.account_id, strategy.id, signal, lock=False)
         decision = evaluate(loaded.context)

@@ -1,6 +1,7 @@
-"""The scheduler process: the sweeper every ``sweeper_interval_seconds``; the reconciler at
+"""The scheduler process, composing the stages' periodic work (it sits above them all, as the
+API's ``main`` does): the relay's sweep every ``sweeper_interval_seconds``; the reconciler at
 start and every ``reconcile_interval_seconds``; probes of venues whose circuit breaker is open;
-and, in a thread of its own (its HTTP calls must not delay the sweeper), the prediction
+and, in a thread of its own (its HTTP calls must not delay the sweep), the prediction
 pollers of the configuration file at their intervals."""
 
 import logging
@@ -14,7 +15,8 @@ from app.config import Settings
 from app.config_file import load_config
 from app.ingest.poller import poll_once
 from app.jobs.reconciler import probe_open_breakers, reconcile
-from app.jobs.sweeper import sweep
+from app.jobs import relay
+from app.jobs.relay import sweep
 from app.notify.jobs import promote_due_retries
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ def run_scheduler(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    relay.install()
     config = load_config(settings.config)
     if config.pollers:
         threading.Thread(target=_poll_forever, args=(config, lambda: running), daemon=True, name="pollers").start()

@@ -1,0 +1,68 @@
+"""Follow-up work: the handlers of events (``app.events``), one place above the execution stage.
+
+``handle(event_id)`` runs the handler of one event and marks it handled; the relay
+(``app.jobs.relay``) runs it as an RQ job with the event's deterministic id. Handlers are
+idempotent: a job run twice (a worker died after the work, the sweep dispatched it again)
+changes nothing the second time.
+
+- ``entry.filled`` → place the entry's protective orders (``protective.place_for``)
+- ``position.flat`` → cancel the symbol's open protective orders (``protective.cancel_open``)
+- ``cancel.requested`` → cancel the account's open orders, in the symbol or all (the ``cancel`` action)
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import update
+
+from app import events
+from app.db import unit_of_work
+from app.execution.cancel import cancel_open_orders
+from app.followups import protective
+from app.persistence.models import EventRecord
+
+log = logging.getLogger(__name__)
+
+
+def _entry_filled(payload: dict[str, Any]) -> str:
+    placed = protective.place_for(uuid.UUID(payload["intent_id"]))
+    return f"{len(placed)} protective order(s) written"
+
+
+def _position_flat(payload: dict[str, Any]) -> str:
+    cancelled = protective.cancel_open(uuid.UUID(payload["account_id"]), payload["symbol"])
+    return f"{cancelled} protective order(s) cancelled"
+
+
+def _cancel_requested(payload: dict[str, Any]) -> str:
+    counts = cancel_open_orders(uuid.UUID(payload["account_id"]), payload.get("symbol"))
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no open orders"
+
+
+HANDLERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    events.ENTRY_FILLED: _entry_filled,
+    events.POSITION_FLAT: _position_flat,
+    events.CANCEL_REQUESTED: _cancel_requested,
+}
+
+
+def handle(event_id: uuid.UUID) -> str:
+    """Run the event's handler unless it was handled already; returns what it did."""
+    with unit_of_work() as session:
+        event = session.get(EventRecord, event_id)
+        if event is None or event.handled_at is not None:
+            return "nothing to do"
+        kind, payload = event.kind, event.payload
+    handler = HANDLERS.get(kind)
+    if handler is None:
+        log.error("event %s of kind %s has no handler here", event_id, kind)
+        return f"no handler for {kind}"
+    outcome = handler(payload)
+    with unit_of_work() as session:
+        session.execute(update(EventRecord).where(EventRecord.id == event_id, EventRecord.handled_at.is_(None))
+                        .values(handled_at=datetime.now(UTC)))
+    log.info("event %s (%s) handled: %s", event_id, kind, outcome)
+    return outcome
