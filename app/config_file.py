@@ -58,6 +58,36 @@ class AccountConfig(BaseModel):
     api_url: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     risk: RiskLimits = Field(default_factory=RiskLimits)
+    market_data: str | None = Field(default=None, description="market-data source (a ccxt id); default: binance "
+                                    "for paper, the account's own venue otherwise; \"\" for none")
+
+
+DEFAULT_MARKET_DATA_SOURCE = "binance"  # a paper account's quotes, books and candles
+
+
+def market_data_source(account: AccountConfig) -> str | None:
+    """The market-data source (a ccxt exchange id) whose quotes, books and candles ``account``
+    uses: its ``market_data`` key; unset: ``binance`` for a paper account, the account's own
+    venue for a ccxt account; ``market_data = ""``: None (the account uses no market data)."""
+    if account.market_data is not None:
+        return account.market_data or None
+    return DEFAULT_MARKET_DATA_SOURCE if account.venue == "paper" else account.venue
+
+
+class MarketDataSource(BaseModel):
+    """A market-data source (``[market_data.ID]``, ``ID`` a ccxt exchange id): public endpoints,
+    no keys. ``api_url`` replaces the scheme and host of every API URL, REST and WebSocket
+    (``http`` → ``ws``, ``https`` → ``wss``), as an account's does; ``options`` go to ccxt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    options: dict[str, Any] = Field(default_factory=dict)
+    sandbox: bool = False
+    max_quote_age_seconds: float = Field(default=5, gt=0, description="an older quote is not used")
+    poll_interval_seconds: float = Field(default=1, gt=0, description="REST polling period when not streaming")
+    stream: bool = Field(default=True, description="False: REST polling only")
+    stream_retry_seconds: float = Field(default=30, gt=0, description="while polling, try the stream again this often")
 
 
 class StrategyConfig(BaseModel):
@@ -147,6 +177,9 @@ class FileConfig(BaseModel):
     strategies: dict[str, StrategyConfig] = Field(default_factory=dict)
     pollers: dict[str, PollerConfig] = Field(default_factory=dict)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    # Binance's public data by default: a fresh install with internet sees live prices.
+    market_data: dict[str, MarketDataSource] = Field(
+        default_factory=lambda: {DEFAULT_MARKET_DATA_SOURCE: MarketDataSource()})
 
 
 def load_config(path: Path | None) -> FileConfig:
@@ -174,4 +207,21 @@ def load_config(path: Path | None) -> FileConfig:
                               field=f"strategies.{name}.account")
     if "paper" not in config.accounts:
         config.accounts["paper"] = AccountConfig()
+    _check_market_data(path, config)
     return config
+
+
+def _check_market_data(path: Path, config: FileConfig) -> None:
+    """Every source is a ccxt exchange id; every account's source is configured or one."""
+    import ccxt  # only here: ccxt takes a while to import and the rest of the file needs none of it
+
+    exchanges = set(ccxt.exchanges)
+    for name in config.market_data:
+        if name not in exchanges:
+            raise ConfigError(f"{path}: market_data.{name}: {name!r} is not a ccxt exchange id",
+                              field=f"market_data.{name}")
+    for name, account in config.accounts.items():
+        source = market_data_source(account)
+        if source is not None and source not in config.market_data and source not in exchanges:
+            raise ConfigError(f"{path}: accounts.{name}.market_data: {source!r} is neither a configured "
+                              "[market_data] source nor a ccxt exchange id", field=f"accounts.{name}.market_data")

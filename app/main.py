@@ -21,6 +21,7 @@ from app.db import get_engine
 from app.errors import AppError, ClientDisconnected, PayloadTooLarge, RequestTimeout, ServiceUnavailable
 from app.ingest.api_routes import router as signal_api_router
 from app.ingest.routes import router as webhook_router
+from app.jobs import relay
 from app.jobs.queue import get_redis
 from app.metrics import router as metrics_router
 
@@ -33,7 +34,23 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/readyz", summary="PostgreSQL and Redis answer")
+def _market_data() -> dict[str, object]:
+    """Each source's state (app.marketdata.cache.status); never a reason to be unready."""
+    from app.marketdata.cache import all_status, reported_sources
+    from app.marketdata.sources import configured_sources
+
+    try:
+        names: set[str] = set(configured_sources())
+    except Exception as e:  # a bad file fails the processes that load it, not this check
+        log.warning("readyz: market data sources not read: %s", e)
+        names = set()
+    try:
+        return dict(all_status(names | reported_sources()))
+    except Exception as e:
+        return {"error": f"market data state unavailable: {type(e).__name__}"}
+
+
+@health.get("/readyz", summary="PostgreSQL and Redis answer; market data state (never blocks readiness)")
 def readyz() -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -48,7 +65,9 @@ def readyz() -> JSONResponse:
     except Exception as e:
         checks["redis"] = f"down: {type(e).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+    market_data = _market_data() if checks["redis"] == "ok" else {"error": "redis is down"}
+    body = {"status": "ready" if ready else "not ready", "checks": checks, "market_data": market_data}
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
@@ -97,6 +116,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    relay.install()  # events committed by this process are dispatched right after commit
     app = FastAPI(
         lifespan=_lifespan,
         title="Tradewire",

@@ -330,3 +330,21 @@ class EventRecord(Base):
     job_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = _created()
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CandleRecord(Base):
+    """One OHLCV candle of a market-data source: ``ts`` is its open time; prices in quote per
+    base, ``volume`` in base units. The live (still open) candle is rewritten until it closes."""
+
+    __tablename__ = "candles"
+    __table_args__ = (UniqueConstraint("source", "symbol", "timeframe", "ts"),)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    timeframe: Mapped[str] = mapped_column(String(8))
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    open: Mapped[Decimal] = mapped_column(Money)
+    high: Mapped[Decimal] = mapped_column(Money)
+    low: Mapped[Decimal] = mapped_column(Money)
+    close: Mapped[Decimal] = mapped_column(Money)
+    volume: Mapped[Decimal] = mapped_column(Money)
