@@ -105,7 +105,7 @@ def test_every_check_is_recorded_when_approved():
     decision = decide()
     assert decision.approved
     assert [c.name for c in decision.checks] == [
-        "trading_state", "daily_loss", "symbol", "staleness", "confidence", "cooldown", "target_position",
+        "trading_state", "daily_loss", "symbol", "staleness", "market", "confidence", "cooldown", "target_position",
         "sizing", "caps", "venue_rules",
     ]
 

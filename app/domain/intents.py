@@ -10,14 +10,19 @@ from app.domain.money import MONEY_CONTEXT
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """One risk check: ``passed`` and, when it did not, ``reason`` in words and numbers."""
+    """One risk check: ``passed`` and, when it did not, ``reason`` in words and numbers;
+    ``detail``: what a passing check used (e.g. which price, from where)."""
 
     name: str
     passed: bool
     reason: str | None = None
+    detail: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        return {"check": self.name, "passed": self.passed, "reason": self.reason}
+        data: dict[str, object] = {"check": self.name, "passed": self.passed, "reason": self.reason}
+        if self.detail is not None:
+            data["detail"] = self.detail
+        return data
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,27 @@ class Size(BaseModel):
         return self
 
 
+class LimitOffset(BaseModel):
+    """A limit price given as an offset from the market (OKX's and OctoBot's signals allow it):
+    ``-0.1%`` is ``percent = -0.1``, ``-5 ticks`` is ``ticks = -5``. Applied to the best bid for
+    a buy and the best ask for a sell (the passive side): a negative offset rests further
+    from the market, a positive one reaches into it (``app.risk.market.offset_limit``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    percent: Decimal | None = Field(default=None, ge=-50, le=50)
+    ticks: int | None = Field(default=None, ge=-10_000, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> "LimitOffset":
+        if (self.percent is None) == (self.ticks is None):
+            raise ValueError("a limit offset is either a percent or a number of ticks")
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.percent}%" if self.percent is not None else f"{self.ticks} ticks"
+
+
 class Signal(BaseModel):
     """A trading signal in canonical form.
 
@@ -84,6 +105,8 @@ class Signal(BaseModel):
     size: Size | None = Field(default=None, description="Absent: the account's sizing rule decides.")
     order_type: OrderType = OrderType.MARKET
     limit_price: Decimal | None = Field(default=None, gt=0, le=MAX_AMOUNT, description="Quote currency per base unit.")
+    limit_offset: LimitOffset | None = Field(
+        default=None, description="Limit price as an offset from the market (`-0.1%`, `-5 ticks`); makes a limit order.")
     time_in_force: TimeInForce | None = None
     stop_loss: Decimal | None = Field(default=None, gt=0, le=MAX_AMOUNT)
     take_profit: Decimal | None = Field(default=None, gt=0, le=MAX_AMOUNT)

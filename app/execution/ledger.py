@@ -24,8 +24,9 @@ from app.domain.orders import (
 )
 from app.domain.positions import PositionState, apply_fill
 from app.domain.symbols import base_quote
+from app.domain.reports import Trade, VenueOrder
 from app.errors import InvalidTransition
-from app.execution.venues.base import Trade, VenueOrder
+from app.execution import balances
 from app.notify import notify_on_commit
 from app.persistence.models import FillRecord, OrderEventRecord, OrderIntentRecord, OrderRecord, PositionRecord
 
@@ -74,13 +75,17 @@ def _emit_line_change(session: Session, order: OrderRecord, previous: OrderStatu
 
 
 def record_rejection(session: Session, order_id: uuid.UUID, reason: str) -> None:
-    """The venue refused the order: REJECTED with its message, the intent FAILED."""
+    """The venue refused the order: REJECTED with its message, the intent FAILED. An order it
+    had already acknowledged (a resting paper order that cannot be booked when it fills) ends
+    CANCELED with the message instead, as the state table wants."""
     order = _locked(session, order_id)
-    if OrderStatus(order.status) in TERMINAL:
+    current = OrderStatus(order.status)
+    if current in TERMINAL:
         return
     order.in_doubt_since = None
-    transition(session, order, OrderStatus.REJECTED, reason=reason, ts_event=datetime.now(UTC))
-    finish_intent(session, order.intent_id, IntentStatus.FAILED)
+    final = OrderStatus.REJECTED if current == OrderStatus.SUBMITTED else OrderStatus.CANCELED
+    transition(session, order, final, reason=reason, ts_event=datetime.now(UTC))
+    finish_intent(session, order.intent_id, IntentStatus.DONE if order.filled_quantity > 0 else IntentStatus.FAILED)
     notify_on_commit(session, "rejection", {
         "account_id": order.account_id, "venue": order.venue, "symbol": order.symbol, "side": order.side,
         "quantity": order.quantity, "client_order_id": order.client_order_id, "reason": reason,
@@ -88,7 +93,8 @@ def record_rejection(session: Session, order_id: uuid.UUID, reason: str) -> None
 
 
 def record_venue_order(
-    session: Session, order_id: uuid.UUID, venue: str, result: VenueOrder, *, order: OrderRecord | None = None
+    session: Session, order_id: uuid.UUID, venue: str, result: VenueOrder, *, order: OrderRecord | None = None,
+    books_balances: bool = False,
 ) -> OrderStatus:
     """Apply a venue's answer: new fills (skipping trade ids already stored), the position,
     the order's cumulative fill and state, and the intent's end when the order is terminal.
@@ -97,18 +103,22 @@ def record_venue_order(
     state the table cannot reach from the current one (FILLED → PARTIALLY_FILLED) is an older
     answer and changes nothing but new fills; an unchanged partial fill writes no event.
     Returns the order's status afterwards. ``order``: the row already locked by the caller
-    in this transaction (``lock_order``), not read again.
+    in this transaction (``lock_order``), not read again. ``books_balances``: the venue's
+    balances are ours (paper): each new fill moves them (``app.execution.balances``), which
+    raises ``OrderRejected`` on insufficient funds.
     """
     order = order if order is not None else _locked(session, order_id)
     with session.no_autoflush:  # the order's changes are written once, at commit
-        return _apply_venue_order(session, order, venue, result)
+        return _apply_venue_order(session, order, venue, result, books_balances)
 
 
-def _apply_venue_order(session: Session, order: OrderRecord, venue: str, result: VenueOrder) -> OrderStatus:
+def _apply_venue_order(session: Session, order: OrderRecord, venue: str, result: VenueOrder,
+                       books_balances: bool = False) -> OrderStatus:
     if result.venue_order_id:
         order.venue_order_id = result.venue_order_id
     for trade in result.trades:
-        _record_fill(session, order, venue, trade)
+        if _record_fill(session, order, venue, trade) and books_balances:
+            balances.book_fill(session, order.account_id, order.symbol, OrderSide(order.side), trade)
     current, target = OrderStatus(order.status), result.status
     if current in TERMINAL or not _reachable(current, target, order.filled_quantity, result.filled_quantity):
         return current
@@ -218,7 +228,8 @@ def _locked(session: Session, order_id: uuid.UUID) -> OrderRecord:
     ).scalar_one()
 
 
-def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade) -> None:
+def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade) -> bool:
+    """Record one trade of ``order`` and move its position; False if it was recorded before."""
     position = _locked_position(session, order)
     state, realized = apply_fill(
         PositionState(position.quantity, position.average_price, position.realized_pnl),
@@ -248,13 +259,14 @@ def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade)
         .returning(FillRecord.id)
     ).scalar_one_or_none()
     if fill_id is None:
-        return  # this trade was recorded before: the position stays as it was
+        return False  # this trade was recorded before: the position stays as it was
     position.quantity, position.average_price, position.realized_pnl = state.quantity, state.average_price, state.realized_pnl
     notify_on_commit(session, "fill", {
         "account_id": order.account_id, "venue": venue, "symbol": order.symbol, "side": order.side,
         "quantity": trade.quantity, "price": trade.price, "fee": trade.fee, "fee_currency": trade.fee_currency,
         "realized_pnl": realized, "client_order_id": order.client_order_id,
     })
+    return True
 
 
 def _locked_position(session: Session, order: OrderRecord) -> PositionRecord:

@@ -98,6 +98,14 @@ def ticket_for_intent(intent_id: uuid.UUID) -> Ticket | None:
     return load_ticket(order_id) if order_id is not None else None
 
 
+def ticket_for_client_order_id(venue: str, client_order_id: str) -> Ticket | None:
+    """The ticket of our order ``client_order_id`` on ``venue``; None if it is not recorded."""
+    with unit_of_work() as session:
+        order_id = session.execute(select(OrderRecord.id).where(
+            OrderRecord.venue == venue, OrderRecord.client_order_id == client_order_id)).scalar_one_or_none()
+    return load_ticket(order_id) if order_id is not None else None
+
+
 def guarded(venue: Venue, call: Callable[..., T], *args: object) -> T:
     """``call(*args)`` on ``venue``, feeding its circuit breaker: a ``TemporaryVenueError`` is
     a failure, any answer (even a rejection) a success."""
@@ -153,9 +161,8 @@ def record(current: Ticket, venue: Venue, result: VenueOrder) -> OrderStatus:
         with unit_of_work() as session:
             order = lock_order(session, current.order_id)  # a second recorder books nothing twice
             before, filled_before = OrderStatus(order.status), order.filled_quantity
-            if before not in TERMINAL:
-                venue.settle(session, current.account_id, current.request, result)
-            status = record_venue_order(session, current.order_id, venue.name, result, order=order)
+            status = record_venue_order(session, current.order_id, venue.name, result, order=order,
+                                        books_balances=venue.books_balances)
             outcomes.emit_for(session, order, before, filled_before, status, current.follow)
     except OrderRejected as e:  # the paper venue cannot book it
         with unit_of_work() as session:

@@ -7,22 +7,16 @@ must pass ``serializer=JOB_SERIALIZER``; job arguments are ids and plain strings
 
 import logging
 import uuid
-from functools import lru_cache
 
-from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from app.config import get_settings
+from app.redis_client import get_redis, reset_redis  # noqa: F401  (re-exported: the queues' connection)
 
 log = logging.getLogger(__name__)
 JOB_FUNCTION = "app.jobs.tasks.execute_intent"
 JOB_SERIALIZER = JSONSerializer
-
-
-@lru_cache
-def get_redis() -> Redis:
-    return Redis.from_url(get_settings().require_redis_url(), socket_timeout=5, socket_connect_timeout=2)
 
 
 def queue_name(venue: str) -> str:
@@ -44,7 +38,3 @@ def enqueue_intent(intent_id: uuid.UUID, client_order_id: str, venue: str) -> bo
     except Exception as e:  # redis-py raises several unrelated classes for a down server
         log.warning("enqueue failed, the sweeper will retry", extra={"intent_id": str(intent_id), "error": str(e)})
         return False
-
-
-def reset_redis() -> None:
-    get_redis.cache_clear()

@@ -22,7 +22,7 @@ from typing import Any
 
 from app.config import get_settings
 from app.domain.marketdata import OrderBook, Quote
-from app.jobs.queue import get_redis
+from app.redis_client import get_redis
 
 SNAPSHOT_TTL_SECONDS = 86_400
 WANTED_WINDOW_SECONDS = 86_400  # a symbol asked for is watched this long after the last request
@@ -167,6 +167,35 @@ def request(source: str, symbol: str) -> None:
     pipe.lpush(wake_key(), f"{source}|{symbol}")
     pipe.ltrim(wake_key(), 0, WAKE_MAX - 1)
     pipe.execute()
+
+
+def candles_wanted_key() -> str:
+    return f"{_prefix()}:candles_wanted"
+
+
+def request_candles(source: str, symbol: str, timeframe: str) -> None:
+    """Ask the streamer to keep ``timeframe`` candles of ``symbol`` on ``source`` synced (for a
+    day after the last request), besides watching its quotes: ATR sizing of a signal whose
+    timeframe has no stored candles yet asks for them."""
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.zadd(candles_wanted_key(), {f"{source}|{symbol}|{timeframe}": time.time()})
+    pipe.zadd(wanted_key(), {f"{source}|{symbol}": time.time()})
+    pipe.lpush(wake_key(), f"{source}|{symbol}")
+    pipe.ltrim(wake_key(), 0, WAKE_MAX - 1)
+    pipe.execute()
+
+
+def candles_wanted(window_seconds: float = WANTED_WINDOW_SECONDS) -> set[tuple[str, str, str]]:
+    """(source, symbol, timeframe) asked for within ``window_seconds``, newest requests first served."""
+    redis = get_redis()
+    cutoff = time.time() - window_seconds
+    redis.zremrangebyscore(candles_wanted_key(), "-inf", cutoff)
+    found = set()
+    for member in redis.zrangebyscore(candles_wanted_key(), cutoff, "+inf"):
+        parts = (member.decode() if isinstance(member, bytes) else member).split("|")
+        if len(parts) == 3 and all(parts):
+            found.add((parts[0], parts[1], parts[2]))
+    return found
 
 
 def wanted(window_seconds: float = WANTED_WINDOW_SECONDS) -> set[tuple[str, str]]:

@@ -24,7 +24,7 @@ from app.config_file import MarketDataSource
 from app.db import unit_of_work
 from app.domain.marketdata import BOOK_DEPTH, Quote
 from app.execution.venues.ccxt_errors import translated
-from app.jobs.queue import get_redis
+from app.redis_client import get_redis
 from app.marketdata import cache
 from app.marketdata.candles import DEFAULT_TIMEFRAME, KEEP_CANDLES, recent_candles, rest_exchange
 from app.marketdata.convert import book_from_ccxt, quote_from_ticker
@@ -116,7 +116,7 @@ class Streamer:
         self._db_symbols: dict[str, set[str]] = {}
         self._db_read_at = float("-inf")
         self._db_error: str | None = None
-        self._candles_synced: dict[tuple[str, str], float] = {}
+        self._candles_synced: dict[tuple[str, str, str], float] = {}
         self._notifier: _Notifier | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -240,19 +240,24 @@ class Streamer:
 
     async def _candle_loop(self) -> None:
         while True:
-            for name, feed in list(self.feeds.items()):
-                for symbol in sorted(feed.symbols):
-                    key = (name, symbol)
-                    if time.monotonic() - self._candles_synced.get(key, float("-inf")) < self.tuning.candle_refresh_seconds:
-                        continue
-                    try:
-                        await asyncio.to_thread(recent_candles, name, symbol, DEFAULT_TIMEFRAME, KEEP_CANDLES)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as e:
-                        log.warning("candles of %s on %s not synced: %s", symbol, name, e)
-                    self._candles_synced[key] = time.monotonic()
-            await asyncio.sleep(1)
+            try:
+                requested = await asyncio.to_thread(cache.candles_wanted)
+            except Exception as e:
+                log.debug("candle requests not read: %s", e)
+                requested = set()
+            due = sorted(requested) + [(name, symbol, DEFAULT_TIMEFRAME) for name, feed in list(self.feeds.items())
+                                       for symbol in sorted(feed.symbols)]
+            for key in due:
+                if time.monotonic() - self._candles_synced.get(key, float("-inf")) < self.tuning.candle_refresh_seconds:
+                    continue
+                try:
+                    await asyncio.to_thread(recent_candles, *key, KEEP_CANDLES)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.warning("%s candles of %s on %s not synced: %s", key[2], key[1], key[0], e)
+                self._candles_synced[key] = time.monotonic()
+            await asyncio.sleep(0.25)
 
 
 def _read_traded_symbols() -> dict[str, set[str]]:

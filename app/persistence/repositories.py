@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
-from app.jobs.queue import get_redis
+from app.redis_client import get_redis
 from app.persistence.models import Account, Strategy
 
 

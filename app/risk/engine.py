@@ -3,20 +3,23 @@
 ``evaluate`` is pure: everything it needs arrives in ``RiskContext``, read by the caller
 under the account's row lock (``app.risk.state``), so two alerts for one account are decided
 one after the other. Order of steps (DESIGN.md, stage 3): trading state, daily loss, symbol,
-staleness, confidence, cooldown, target position, sizing, caps, venue rules.
+staleness, market (deviation guard, limit offsets), confidence, cooldown, target position,
+sizing, caps, venue rules.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import datetime
 from decimal import Decimal
 
 from app.config_file import RiskLimits, StrategyConfig
-from app.domain.enums import Action, OrderSide, PositionSide, SizeUnit, TradingState
+from app.domain.enums import Action, OrderSide, OrderType, PositionSide, SizeUnit, TradingState
 from app.domain.intents import CheckOutcome, OrderPlan, RiskDecision
 from app.domain.money import fmt
 from app.domain.signal import Signal
 from app.domain.symbols import base_quote, is_derivative
+from app.risk.market import NO_MARKET, MarketView, deviation_bps, offset_limit, reference_price
 from app.risk.rules import MarketRules
 from app.risk.sizing import SizingError, order_quantity
 
@@ -53,17 +56,37 @@ class AccountState:
 
 @dataclass(frozen=True)
 class RiskContext:
+    """Everything one decision reads. ``market``: the cached quote and candles of the
+    account's market-data source (``app.risk.market``); ``offset_problem``: why a signal's
+    ``limit_offset`` could not be turned into a limit price."""
+
     signal: Signal
     state: AccountState
     limits: RiskLimits
     strategy: StrategyConfig
     rules: MarketRules
     now: datetime
+    market: MarketView = NO_MARKET
+    offset_problem: str | None = None
+
+    @property
+    def side(self) -> OrderSide:
+        """The side of the signal's main order (an exit's closes the expected position)."""
+        if self.signal.action == Action.BUY:
+            return OrderSide.BUY
+        if self.signal.action == Action.SELL:
+            return OrderSide.SELL
+        return OrderSide.SELL if self.state.expected > 0 else OrderSide.BUY
+
+    @cached_property
+    def priced(self) -> tuple[Decimal | None, str]:
+        """The reference price for sizing and notionals, and where it came from: the limit
+        price, the sender's price, else the market's ask (buy) / bid (sell)."""
+        return reference_price(self.signal, self.market, self.side)
 
     @property
     def price(self) -> Decimal | None:
-        """Reference price for notionals: the limit price, else the signal's price."""
-        return self.signal.limit_price or self.signal.price
+        return self.priced[0]
 
 
 Plans = tuple[OrderPlan, ...]
@@ -126,6 +149,23 @@ def check_staleness(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
 MAX_CLOCK_SKEW_SECONDS = 30
 
 
+def check_market(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
+    """The deviation guard (``max_price_deviation_bps``): a sender's price that far from the
+    market's mid is a stale or mistyped alert. A limit offset that found no market fails here."""
+    if ctx.offset_problem is not None:
+        return ctx.offset_problem, plans
+    limit, quote, price = ctx.strategy.max_price_deviation_bps, ctx.market.quote, ctx.signal.price
+    if limit is None or quote is None or price is None:
+        return None, plans
+    measured = deviation_bps(price, quote)
+    if measured is not None and measured[0] > limit:
+        bps, mid = measured
+        return (f"price {fmt(price)} is {bps:.0f} bps from the {ctx.market.source} market (mid {fmt(mid)}, bid "
+                f"{fmt(quote.bid) if quote.bid else '-'}, ask {fmt(quote.ask) if quote.ask else '-'}); "
+                f"max_price_deviation_bps is {fmt(limit)}"), plans
+    return None, plans
+
+
 def check_confidence(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     minimum, confidence = ctx.strategy.min_confidence, ctx.signal.confidence
     if minimum is not None and confidence is not None and confidence < minimum:
@@ -178,9 +218,10 @@ def size_orders(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     if not any(p.quantity == 0 for p in plans):
         return None, plans
     try:
-        quantity = order_quantity(ctx.signal, ctx.limits, ctx.state.equity, ctx.price)
+        quantity = order_quantity(ctx.signal, ctx.limits, ctx.state.equity, ctx.price, ctx.market.atr,
+                                  ctx.market.atr_reason)
     except SizingError as e:
-        return str(e), plans
+        return (f"{e}; {ctx.priced[1]}" if ctx.price is None else str(e)), plans
     return None, tuple(replace(p, quantity=quantity) if p.quantity == 0 else p for p in plans)
 
 
@@ -240,6 +281,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("daily_loss", check_daily_loss),
     ("symbol", check_symbol),
     ("staleness", check_staleness),
+    ("market", check_market),
     ("confidence", check_confidence),
     ("cooldown", check_cooldown),
     ("target_position", plan_target),
@@ -252,15 +294,45 @@ STEPS: tuple[tuple[str, Step], ...] = (
 def evaluate(ctx: RiskContext) -> RiskDecision:
     """Run every step in order; the first reason denies. Returns a ``RiskDecision`` with one
     order, two for a reversal (close, then open), or none for a HOLD / cancel signal."""
+    ctx = with_offset_limit(ctx)
     outcomes: list[CheckOutcome] = []
     plans: Plans = ()
     for name, step in STEPS:
         reason, plans = step(ctx, plans)
-        outcomes.append(CheckOutcome(name, reason is None, reason))
+        outcomes.append(CheckOutcome(name, reason is None, reason, _detail(ctx, name) if reason is None else None))
         if reason is not None:
             change = _state_change(ctx) if name == "daily_loss" else None
             return RiskDecision(approved=False, checks=tuple(outcomes), reason=reason, trading_state_change=change)
     return RiskDecision(approved=True, checks=tuple(outcomes), orders=plans)
+
+
+def with_offset_limit(ctx: RiskContext) -> RiskContext:
+    """A signal with ``limit_offset`` becomes a limit order priced from the market (its tick
+    from the venue's market), or the context notes why it cannot."""
+    offset = ctx.signal.limit_offset
+    if offset is None:
+        return ctx
+    quote = ctx.market.quote
+    limit = offset_limit(offset, ctx.side, quote, ctx.rules.tick_size) if quote is not None else None
+    if limit is None or limit <= 0:
+        why = ctx.market.quote_reason if quote is None else (
+            f"the {ctx.rules.venue} tick size is not known: use a percent offset" if offset.ticks is not None
+            else "the market has no price on that side")
+        return replace(ctx, offset_problem=f"limit_offset {offset} needs the market price: {why}")
+    signal = ctx.signal.model_copy(update={"order_type": OrderType.LIMIT, "limit_price": ctx.rules.price_to_precision(limit)})
+    return replace(ctx, signal=signal)
+
+
+def _detail(ctx: RiskContext, check: str) -> str | None:
+    """What a passing check used, said in the decision: the price and its source; the ATR from candles."""
+    if check == "market":
+        quote, words = ctx.market.quote, ctx.priced[1]
+        age = f"; {ctx.market.source} quote {quote.age(ctx.now):.1f} s old" if quote is not None else ""
+        return f"price: {words}{age}"
+    if check == "sizing" and ctx.market.atr is not None:
+        shown = ctx.market.atr.quantize(Decimal("1e-8"))
+        return f"ATR(14) {fmt(shown)} from {ctx.market.atr_timeframe} candles on {ctx.market.source}"
+    return None
 
 
 def _state_change(ctx: RiskContext) -> TradingState:

@@ -16,7 +16,7 @@ from decimal import Decimal, localcontext
 from functools import lru_cache
 from typing import Any
 
-from ccxt.base.decimal_to_precision import ROUND, TRUNCATE, decimal_to_precision
+from ccxt.base.decimal_to_precision import DECIMAL_PLACES, ROUND, TICK_SIZE, TRUNCATE, decimal_to_precision
 
 from app.domain.money import MONEY_CONTEXT
 
@@ -42,6 +42,20 @@ class MarketRules:
             with localcontext(MONEY_CONTEXT):
                 return amount.quantize(PAPER_STEP, rounding="ROUND_DOWN")
         return _to_precision(self.venue, amount, TRUNCATE, (self.market.get("precision") or {}).get("amount"))
+
+    @property
+    def tick_size(self) -> Decimal | None:
+        """The venue's price step (quote per base), when its market says; None for the paper
+        venue and for venues counting significant digits."""
+        precision = (self.market or {}).get("precision", {}).get("price")
+        if precision is None:
+            return None
+        mode = _modes(self.venue)[0]
+        if mode == TICK_SIZE:
+            return Decimal(str(precision))
+        if mode == DECIMAL_PLACES:
+            return Decimal(1).scaleb(-int(precision))
+        return None
 
     def price_to_precision(self, price: Decimal) -> Decimal:
         """``price`` (quote per base) rounded to the venue's tick size."""

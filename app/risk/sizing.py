@@ -22,8 +22,11 @@ class SizingError(ValueError):
     """The quantity cannot be computed; the message says what is missing, with numbers."""
 
 
-def order_quantity(signal: Signal, limits: RiskLimits, equity: Decimal, price: Decimal | None) -> Decimal:
-    """Base quantity to open. ``equity`` and ``price`` are in the quote currency.
+def order_quantity(signal: Signal, limits: RiskLimits, equity: Decimal, price: Decimal | None,
+                   atr: Decimal | None = None, atr_missing: str | None = None) -> Decimal:
+    """Base quantity to open. ``equity``, ``price`` and ``atr`` are in the quote currency;
+    ``atr`` (from stored candles) is used when the signal brings no ``indicators.atr_14``,
+    ``atr_missing`` says why there is none.
 
     Raises ``SizingError`` when the mode needs a price or an ATR the signal lacks.
     """
@@ -36,11 +39,12 @@ def order_quantity(signal: Signal, limits: RiskLimits, equity: Decimal, price: D
         return _per_price(value, price, f"fixed_quote sizing ({fmt(value)} quote)")
     if limits.sizing == "percent_equity":
         return _per_price(equity * value / HUNDRED, price, f"percent_equity sizing ({fmt(value)}% of equity)")
-    atr = next((signal.indicators[k] for k in ATR_KEYS if k in signal.indicators), None)
+    atr = next((signal.indicators[k] for k in ATR_KEYS if k in signal.indicators), atr)
     if atr is None or atr <= 0:
+        why = f"; from candles: {atr_missing}" if atr_missing else ""
         raise SizingError(
             f"atr_risk sizing needs indicators.atr_14 (the stop distance); this signal has "
-            f"{', '.join(signal.indicators) or 'no indicators'}"
+            f"{', '.join(signal.indicators) or 'no indicators'}{why}"
         )
     return equity * value / HUNDRED / (atr * limits.atr_multiplier)
 
@@ -57,5 +61,6 @@ def _from_signal_size(unit: SizeUnit, amount: Decimal, equity: Decimal, price: D
 
 def _per_price(notional: Decimal, price: Decimal | None, what: str) -> Decimal:
     if price is None:
-        raise SizingError(f"{what} needs the signal's reference price (price) to convert to base units")
+        raise SizingError(f"{what} needs the signal's reference price (price) or a fresh quote from the "
+                          "account's market data to convert to base units")
     return notional / price

@@ -30,6 +30,7 @@ from app.persistence.models import (
     Strategy,
 )
 from app.risk.engine import AccountState, RiskContext
+from app.risk.market import market_view
 from app.risk.rules import ccxt_rules, paper_rules
 
 DAILY_LOSS_REASON = "daily loss limit"
@@ -64,6 +65,7 @@ def load_context(
     same position. ``reads`` names the optional reads the account's limits need (None: all);
     the others are not evaluated (a CASE keeps PostgreSQL from running their subqueries).
     """
+    market = market_view(session, account_id, signal, wait=lock)  # before the lock: it may wait for a first quote
     if lock:
         # A statement of its own: in READ COMMITTED the next statement's snapshot is taken
         # after the lock is granted, so it sees what the previous holder committed (a
@@ -99,7 +101,7 @@ def load_context(
     )
     strategy_config = _strategy_config(row.strategy_settings)
     rules = paper_rules(signal.symbol, config.min_notional) if row.venue == "paper" else ccxt_rules(row.venue, signal.symbol, row.market)
-    return Loaded(account_id, row.venue, RiskContext(signal, state, config.risk, strategy_config, rules, now))
+    return Loaded(account_id, row.venue, RiskContext(signal, state, config.risk, strategy_config, rules, now, market))
 
 
 def _state_query() -> Select:

@@ -12,87 +12,12 @@ venue refused the request without acting on it (rate limit, clock); ``TemporaryV
 """
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.orm import Session
+from app.domain.reports import OpenOrder, OrderRequest, Trade, Trigger, VenueOrder
 
-from app.domain.enums import OrderSide, OrderType, TimeInForce
-from app.domain.orders import OrderStatus
-
-
-class Trigger(StrEnum):
-    """What a protective order's ``trigger_price`` means (ccxt's ``stopLossPrice`` / ``takeProfitPrice``)."""
-
-    STOP_LOSS = "stop_loss"
-    TAKE_PROFIT = "take_profit"
-
-
-@dataclass(frozen=True)
-class OrderRequest:
-    """What to place: everything a venue needs, as plain values. ``client_order_id`` is ours
-    (``tw`` + 30 hex digits); an adapter maps it to its venue's format."""
-
-    client_order_id: str
-    symbol: str
-    side: OrderSide
-    order_type: OrderType
-    quantity: Decimal
-    limit_price: Decimal | None = None
-    time_in_force: TimeInForce | None = None
-    reduce_only: bool = False
-    reference_price: Decimal | None = None
-    trigger: Trigger | None = None
-    trigger_price: Decimal | None = None
-
-
-@dataclass(frozen=True)
-class Trade:
-    """One fill reported by a venue; ``trade_id`` is unique per venue."""
-
-    trade_id: str
-    quantity: Decimal
-    price: Decimal
-    fee: Decimal
-    fee_currency: str | None
-    ts_event: datetime
-
-
-@dataclass(frozen=True)
-class VenueOrder:
-    """A venue's view of an order: its status, cumulative fill and the trades so far.
-
-    Adapters return every trade of the order (``sum(t.quantity) == filled_quantity``) or raise,
-    so a recorded fill state always comes with its fills.
-    """
-
-    client_order_id: str
-    venue_order_id: str | None
-    status: OrderStatus
-    filled_quantity: Decimal
-    average_price: Decimal | None
-    ts_event: datetime
-    trades: tuple[Trade, ...] = field(default=())
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class OpenOrder:
-    """An order open on the venue, whoever placed it. ``client_order_id`` is ours when the
-    adapter recognises its format (else the venue's string, or None)."""
-
-    venue_order_id: str
-    client_order_id: str | None
-    symbol: str
-    side: str | None
-    order_type: str | None
-    quantity: Decimal | None
-    price: Decimal | None
-    status: str | None
-    ours: bool
+__all__ = ["OpenOrder", "OrderRequest", "Trade", "Trigger", "Venue", "VenueOrder"]
 
 
 class Venue(ABC):
@@ -103,12 +28,16 @@ class Venue(ABC):
     tens of seconds to show a new order), so sends wait for the grace window.
     ``supports_protective_orders``: stop-loss / take-profit trigger orders can be placed.
     ``remote``: calls go over a network (and count for the venue's circuit breaker).
+    ``books_balances``: the venue's balances are ours to keep (the paper venue): the ledger
+    moves them with each fill, in the fill's transaction (``app.execution.balances``).
+    Adapters never see a database session: they return reports (``app.domain.reports``).
     """
 
     name: str
     remote: bool = True
     lookup_is_authoritative: bool = False
     supports_protective_orders: bool = False
+    books_balances: bool = False
 
     @abstractmethod
     def create_order(self, request: OrderRequest) -> VenueOrder:
@@ -144,11 +73,3 @@ class Venue(ABC):
 
     def probe(self) -> None:
         """A cheap read proving the venue answers (ccxt ``fetch_time``). Raises ``TemporaryVenueError``."""
-
-    def settle(self, session: Session, account_id: object, request: OrderRequest, order: VenueOrder) -> None:
-        """Book the venue's own side of a fill inside the caller's transaction.
-
-        Real venues keep their own books (nothing to do); the paper venue moves its balances
-        here, so its fill, balances, order state and position change commit together.
-        Raises ``OrderRejected`` if the booking is impossible (insufficient funds).
-        """
