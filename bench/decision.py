@@ -17,11 +17,12 @@ import platform
 import statistics
 import time
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import insert
 
-from bench.stack import fresh_database
+from bench.stack import base_urls, fresh_database
 
 CASES = ((2, 2), (2000, 2), (2000, 200))  # (markets listed, symbols traded)
 
@@ -84,6 +85,64 @@ def run_case(listed: int, traded: int, decisions: int) -> dict:
             "precision": percentiles(precision[decisions // 10:])}
 
 
+def market_data_cost(decisions: int) -> dict:
+    """What the market data adds to a decision: ``market_view`` (one Redis GET of the cached
+    quote, the account's source from a per-process cache) timed alone, and whole decisions of
+    a paper account priced by its cached quote (no price in the signal) against one with no
+    market-data source whose signals carry their price."""
+    from app.bootstrap import apply_config, create_strategy
+    from app.config_file import AccountConfig, FileConfig, RiskLimits
+    from app.db import unit_of_work
+    from app.domain.enums import Action
+    from app.domain.marketdata import Quote
+    from app.domain.signal import Signal
+    from app.marketdata import cache
+    from app.persistence.models import Account
+    from app.risk.engine import evaluate
+    from app.risk.market import market_view
+    from app.risk.state import load_context
+
+    limits = RiskLimits(sizing="fixed_quote", sizing_value=Decimal(50))
+    with unit_of_work() as session:
+        apply_config(session, FileConfig(accounts={"md-on": AccountConfig(risk=limits),
+                                                   "md-off": AccountConfig(market_data="", risk=limits)}))
+        ids = {}
+        for name in ("md-on", "md-off"):
+            account = session.query(Account).filter_by(name=name).one()
+            ids[name] = (account.id, create_strategy(session, f"bench-{name}", account).id)
+    names = symbols(200)
+
+    def fresh_quote(symbol: str) -> None:  # as the streamer keeps it (not timed)
+        now = datetime.now(UTC)
+        cache.write_quote(Quote("binance", symbol, Decimal("12.34"), Decimal("12.35"), Decimal("12.345"), now, now))
+
+    def signal(n: int, priced: bool) -> Signal:
+        return Signal(dialect="tradewire", idempotency_key=str(n), symbol=names[n % 200], raw_symbol=names[n % 200],
+                      action=Action.BUY, price=Decimal("12.3456") if priced else None)
+
+    results = {}
+    for label, account, priced in (("with market data (priced by the cached quote)", "md-on", False),
+                                   ("without market data (sender's price)", "md-off", True)):
+        account_id, strategy_id = ids[account]
+        whole, view = [], []
+        for n in range(decisions):
+            sig = signal(n, priced)
+            fresh_quote(sig.symbol)
+            started = time.perf_counter()
+            with unit_of_work() as session:
+                loaded = load_context(session, account_id, strategy_id, sig, account_wide=False)
+                decision = evaluate(loaded.context)
+                session.rollback()
+            whole.append(time.perf_counter() - started)
+            assert decision.approved, decision.reason
+            with unit_of_work() as session:
+                started = time.perf_counter()
+                market_view(session, account_id, sig, wait=False)
+                view.append(time.perf_counter() - started)
+        results[label] = {"decision": percentiles(whole[decisions // 10:]), "market_view": percentiles(view[decisions // 10:])}
+    return results
+
+
 def shared_exchange_cost(listed: int, rounds: int = 200) -> dict:
     """ccxt's amount_to_precision on one exchange object that is re-fed every market it has seen
     whenever the market dict differs (the old ``app.risk.rules``)."""
@@ -106,10 +165,13 @@ def main() -> None:
     args = parser.parse_args()
     from app.migrate import upgrade
 
+    os.environ.setdefault("TRADEWIRE_QUEUE_PREFIX", f"bench-{uuid.uuid4().hex[:6]}")
+    os.environ.setdefault("TRADEWIRE_REDIS_URL", base_urls()[1])
     with fresh_database() as url:
         os.environ["TRADEWIRE_DATABASE_URL"] = url
         upgrade(url)
         results = [run_case(listed, traded, args.decisions) for listed, traded in CASES]
+        market = market_data_cost(args.decisions)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print("listed  traded  decision mean/p50/p99 µs     precision mean/p50/p99 µs")
     for r in results:
@@ -120,7 +182,12 @@ def main() -> None:
     print("before (shared ccxt exchange + set_markets), µs per precision call:")
     for r in old:
         print(f"{r['listed']:>6} markets  mean {r['mean_us']:>9}  p50 {r['p50_us']:>9}  p99 {r['p99_us']:>9}")
-    print(json.dumps({"decision": results, "shared_exchange": old}))
+    print("market data, µs (mean / p50 / p99):")
+    for label, r in market.items():
+        d, v = r["decision"], r["market_view"]
+        print(f"  {label}: decision {d['mean_us']} / {d['p50_us']} / {d['p99_us']}; "
+              f"market_view {v['mean_us']} / {v['p50_us']} / {v['p99_us']}")
+    print(json.dumps({"decision": results, "shared_exchange": old, "market_data": market}))
 
 
 if __name__ == "__main__":
