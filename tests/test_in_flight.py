@@ -111,3 +111,14 @@ def test_the_trace_shows_what_each_step_set_in_motion(client, db, admin):
     orders = [i["order"]["id"] for i in trace["intents"]]
     assert [e["order_id"] for e in trace["events"][2:]] == orders  # the close ended first, then the open
     assert all(e["payload"]["status"] == "FILLED" for e in trace["events"][2:])
+
+
+def test_a_target_size_alert_sent_three_times_orders_once(client, db):
+    answers = [post(client, db, f"target-{n}", action="buy", target_size="1") for n in range(3)]
+    assert [a["intents"] for a in answers] == [1, 0, 0]  # the 2nd and 3rd see the 1st in flight
+    drain_queues()
+    assert post(client, db, "target-late", action="buy", target_size="1")["intents"] == 0  # late: already there
+    assert position() == 1
+    assert post(client, db, "target-swap", action="sell", target_size="-0.5")["intents"] == 2  # close 1, open 0.5 short
+    drain_queues()
+    assert position() == Decimal("-0.5")

@@ -207,3 +207,39 @@ def test_payload_max_lag_tightens_but_never_loosens_the_strategy_lag():
     assert not decision.approved and decision.reason.endswith("max lag 60 s")
     tight = decide(signal(signal_time=NOW - timedelta(seconds=20), max_lag=10), strategy=StrategyConfig(max_lag_seconds=60))
     assert not tight.approved and tight.reason.endswith("max lag 10 s")
+
+
+# Absolute targets (issue 13): the difference between the target and the expected position.
+
+PERP_SIGNAL = {"symbol": "BTC/USDT:USDT", "raw_symbol": "BTCUSDT.P"}
+
+
+@pytest.mark.parametrize("target,expected,orders", [
+    (D(1), D(0), [("buy", D(1), False)]),
+    (D(1), D(1), []),  # repeated alert: nothing to order
+    (D(1), D("0.4"), [("buy", D("0.6"), False)]),  # only what is missing
+    (D("0.5"), D(2), [("sell", D("1.5"), True)]),
+    (D(-1), D(2), [("sell", D(2), True), ("sell", D(1), False)]),  # through zero: close, then open short
+    (D(0), D(-3), [("buy", D(3), True)]),
+])
+def test_target_size_orders_the_difference(target, expected, orders):
+    decision = decide(signal(target_size=target, **PERP_SIGNAL), position=expected)
+    assert decision.approved, decision.reason
+    assert [(o.side.value, o.quantity, o.reduce_only) for o in decision.orders] == orders
+
+
+def test_target_size_counts_orders_in_flight():
+    decision = decide(signal(target_size=D(1), **PERP_SIGNAL), position=D(0), in_flight=D(1))
+    assert decision.approved and decision.orders == ()
+    assert next(c for c in decision.checks if c.name == "target_position").detail == \
+        "target 1, position expected 1: nothing to order"
+
+
+def test_target_percent_is_a_share_of_equity_at_the_price():
+    decision = decide(signal(target_percent=D(10)))  # 10% of 10000 at 50000 = 0.02 BTC
+    assert [(o.side.value, o.quantity) for o in decision.orders] == [("buy", D("0.02"))]
+
+
+def test_a_negative_target_on_spot_is_refused():
+    decision = decide(signal(target_size=D(-1)))
+    assert not decision.approved and "a spot account cannot hold a negative position" in decision.reason

@@ -103,6 +103,11 @@ class Signal(BaseModel):
         default=None, description="Position the sender had before (`strategy.prev_market_position`)."
     )
     size: Size | None = Field(default=None, description="Absent: the account's sizing rule decides.")
+    target_size: Decimal | None = Field(
+        default=None, ge=-MAX_AMOUNT, le=MAX_AMOUNT,
+        description="The position wanted, signed base units (TradingView `{{strategy.position_size}}`, negative short).")
+    target_percent: Decimal | None = Field(
+        default=None, ge=-1000, le=1000, description="The position wanted, signed percent of equity.")
     order_type: OrderType = OrderType.MARKET
     limit_price: Decimal | None = Field(default=None, gt=0, le=MAX_AMOUNT, description="Quote currency per base unit.")
     limit_offset: LimitOffset | None = Field(

@@ -21,6 +21,7 @@ from app.domain.signal import Signal
 from app.domain.symbols import base_quote, is_derivative
 from app.risk.market import NO_MARKET, MarketView, deviation_bps, offset_limit, reference_price
 from app.risk.rules import MarketRules
+from app.risk.targets import describe, plan_to_target, target_of
 from app.risk.sizing import SizingError, order_quantity
 
 
@@ -187,10 +188,13 @@ def plan_target(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     """The orders from the current position to the one the signal asks for (quantities of
     opening legs are set by sizing: a placeholder of 0 here)."""
     signal, position = ctx.signal, ctx.state.expected
-    if signal.action == Action.HOLD:
+    if signal.action in (Action.HOLD, Action.CANCEL):
         return None, ()
-    if signal.action == Action.CANCEL:
-        return None, ()
+    target, why = target_of(signal, ctx.state.equity, ctx.price)
+    if why is not None:
+        return why, ()
+    if target is not None:
+        return plan_to_target(signal, position, target, ctx.price)
     close_side = OrderSide.SELL if position > 0 else OrderSide.BUY
     if _closes(signal):
         if position == 0:
@@ -329,6 +333,9 @@ def _detail(ctx: RiskContext, check: str) -> str | None:
         quote, words = ctx.market.quote, ctx.priced[1]
         age = f"; {ctx.market.source} quote {quote.age(ctx.now):.1f} s old" if quote is not None else ""
         return f"price: {words}{age}"
+    if check == "target_position":
+        target, _ = target_of(ctx.signal, ctx.state.equity, ctx.price)
+        return describe(ctx.state.expected, target) if target is not None else None
     if check == "sizing" and ctx.market.atr is not None:
         shown = ctx.market.atr.quantize(Decimal("1e-8"))
         return f"ATR(14) {fmt(shown)} from {ctx.market.atr_timeframe} candles on {ctx.market.source}"
@@ -361,6 +368,9 @@ def _may_reduce(ctx: RiskContext) -> bool:
     signal, position = ctx.signal, ctx.state.expected
     if _closes(signal) or signal.action in (Action.HOLD, Action.CANCEL):
         return True
+    target, _ = target_of(signal, ctx.state.equity, ctx.price)
+    if target is not None:
+        return target == 0 or ((target > 0) == (position > 0) and abs(target) <= abs(position))
     return (signal.action == Action.SELL and position > 0 and signal.target_position != PositionSide.SHORT) or (
         signal.action == Action.BUY and position < 0 and signal.target_position != PositionSide.LONG
     )

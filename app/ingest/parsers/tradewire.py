@@ -79,6 +79,9 @@ def _order_fields(data: dict[str, Any]) -> dict[str, Any]:
         "time_in_force": values.choice(data.get("time_in_force"), "time_in_force", _TIME_IN_FORCE),
         "account": values.text(data.get("account"), "account", max_length=values.MAX_NAME),
         "timeframe": values.text(data.get("timeframe"), "timeframe", max_length=values.MAX_NAME),
+        "limit_offset": values.limit_offset(data.get("limit_offset"), "limit_offset"),
+        "target_size": values.decimal(data.get("target_size"), "target_size"),
+        "target_percent": values.decimal(data.get("target_percent"), "target_percent"),
     }
     fields.update({k: values.positive(data.get(k), k) for k in _PRICES})
     return {k: v for k, v in fields.items() if v is not None}

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from app.domain.enums import PositionSide, SizeUnit
 from app.domain.money import MAX_AMOUNT, MAX_DIGITS, MAX_EXPONENT, MAX_PERCENT
+from app.domain.signal import LimitOffset
 from app.domain.symbols import MAX_SYMBOL_LENGTH, SymbolError, to_unified_symbol
 from app.errors import SignalParseError
 
@@ -351,3 +352,30 @@ def seconds(value: Any, field: str) -> int | None:
             f"field {field!r} must be whole seconds between 1 and {MAX_LAG_SECONDS}, got {show(value)}", field=field
         )
     return int(number)
+
+
+_OFFSET = re.compile(r"([+-]?[0-9]+(?:\.[0-9]+)?)\s*(%|ticks?)", re.IGNORECASE)
+
+
+def limit_offset(value: Any, field: str) -> LimitOffset | None:
+    """``-0.1%`` or ``-5 ticks`` (``tick`` too; any case) as a ``LimitOffset``; None when absent.
+
+    Raises ``SignalParseError`` naming the field for anything else or a value out of range
+    (±50 %, ±10,000 ticks)."""
+    raw = text(value, field)
+    if raw is None:
+        return None
+    match = _OFFSET.fullmatch(raw.strip())
+    if match is None:
+        raise SignalParseError(f"field {field!r} must be a percent like '-0.1%' or ticks like '-5 ticks', "
+                               f"got {show(raw)}", field=field)
+    number, unit = match.group(1), match.group(2)
+    try:
+        if unit == "%":
+            return LimitOffset(percent=Decimal(number))
+        if "." in number:
+            raise ValueError("a number of ticks is whole")
+        return LimitOffset(ticks=int(number))
+    except ValueError as e:
+        raise SignalParseError(f"field {field!r}: {show(raw)} is out of range or not whole "
+                               "(at most ±50 % or ±10000 ticks)", field=field) from e
