@@ -1,0 +1,169 @@
+"""The console's sessions, CSRF and forms through the real app (PostgreSQL, Redis), without a
+browser: what the cookie says, what is refused, and that a refused form changes nothing.
+The browser walk-through is tests/test_console_browser.py."""
+
+import json
+import re
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.console.messages import alert_messages
+
+TOKEN = "console-pages-admin-token-0123456789abcdef"
+
+
+@pytest.fixture
+def app_client(db, monkeypatch):
+    from app.config import get_settings
+    from app.main import create_app
+
+    monkeypatch.setenv("TRADEWIRE_ADMIN_TOKEN", TOKEN)
+    get_settings.cache_clear()
+    with TestClient(create_app()) as client:
+        yield client
+    get_settings.cache_clear()
+
+
+def signed_in(client: TestClient) -> str:
+    """Signs in; returns the page's CSRF token."""
+    answer = client.post("/signin", data={"token": TOKEN}, follow_redirects=False)
+    assert answer.status_code == 303
+    return csrf_of(client.get("/accounts").text)
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def admin_get(client: TestClient, path: str):
+    return client.get(path, headers={"Authorization": f"Bearer {TOKEN}"}).json()
+
+
+def test_pages_send_a_visitor_without_a_session_to_signin(app_client):
+    for path in ("/", "/accounts", "/strategies", "/analytics", "/dry-run", "/signals/x"):
+        answer = app_client.get(path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/signin"), path
+    polled = app_client.get("/feed/rows", headers={"HX-Request": "true", "Referer": "http://testserver/"})
+    assert polled.status_code == 401 and polled.headers["HX-Redirect"] == "/signin"
+
+
+def test_signin_cookie_is_httponly_strict_and_the_token_is_never_on_a_page(app_client):
+    answer = app_client.post("/signin", data={"token": TOKEN, "next": "/strategies"}, follow_redirects=False)
+    assert answer.headers["location"] == "/strategies"
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
+    for path in ("/", "/accounts", "/strategies", "/analytics", "/dry-run"):
+        page = app_client.get(path)
+        assert page.status_code == 200 and TOKEN not in page.text, path
+
+
+def test_signin_over_https_sets_a_secure_cookie(db, app_client):
+    with TestClient(app_client.app, base_url="https://testserver") as secure:
+        answer = secure.post("/signin", data={"token": TOKEN}, follow_redirects=False)
+    assert "secure" in answer.headers["set-cookie"].lower()
+
+
+def test_signin_never_leaves_for_another_site(app_client):
+    answer = app_client.post("/signin", data={"token": TOKEN, "next": "//evil.example/"}, follow_redirects=False)
+    assert answer.headers["location"] == "/"
+
+
+def test_wrong_token_answers_the_same_page_with_an_error_and_no_session(app_client):
+    answer = app_client.post("/signin", data={"token": "guess"}, follow_redirects=False)
+    assert answer.status_code == 401 and "set-cookie" not in answer.headers
+    assert "That token does not sign in" in answer.text and "guess" not in answer.text
+    assert app_client.get("/accounts", follow_redirects=False).status_code == 303
+
+
+def test_an_action_without_the_sessions_csrf_token_is_refused_and_changes_nothing(app_client):
+    signed_in(app_client)
+    for csrf in (None, "forged"):
+        data = {"state": "HALTED", "confirm": "yes"} | ({"csrf": csrf} if csrf else {})
+        answer = app_client.post("/accounts/paper/trading-state", data=data, follow_redirects=False)
+        assert answer.status_code == 403
+    assert admin_get(app_client, "/api/v1/accounts/paper")["trading_state"] == "ACTIVE"
+
+
+def test_kill_switch_asks_to_confirm_before_acting(app_client):
+    csrf = signed_in(app_client)
+    asked = app_client.post("/accounts/paper/trading-state", data={"csrf": csrf, "state": "HALTED"})
+    assert "Yes, set HALTED" in asked.text
+    assert admin_get(app_client, "/api/v1/accounts/paper")["trading_state"] == "ACTIVE"
+    done = app_client.post("/accounts/paper/trading-state", data={"csrf": csrf, "state": "HALTED", "confirm": "yes"})
+    assert "paper: ACTIVE → HALTED" in done.text
+    assert admin_get(app_client, "/api/v1/accounts/paper")["trading_state"] == "HALTED"
+
+
+def test_a_field_out_of_range_shows_its_error_next_to_it_and_changes_nothing(app_client):
+    csrf = signed_in(app_client)
+    before = admin_get(app_client, "/api/v1/strategies")
+    answer = app_client.post("/strategies", data={"csrf": csrf, "name": "x" * 65, "account": "paper"})
+    assert answer.status_code == 422
+    assert re.search(r'id="s-name".*?<p class="error" id="name-error"', answer.text, re.S)
+    assert admin_get(app_client, "/api/v1/strategies") == before
+    state = app_client.post("/accounts/paper/trading-state", data={"csrf": csrf, "state": "PAUSED", "confirm": "yes"})
+    assert state.status_code == 422 and 'id="state-paper-error"' in state.text
+    assert admin_get(app_client, "/api/v1/accounts/paper")["trading_state"] == "ACTIVE"
+    feed = app_client.get("/?limit=0")
+    assert 'id="limit-error"' in feed.text
+
+
+def test_signout_ends_the_session(app_client, services):
+    from app.jobs.queue import get_redis
+
+    csrf = signed_in(app_client)
+    prefix = services["TRADEWIRE_QUEUE_PREFIX"]
+    assert list(get_redis().scan_iter(f"{prefix}:console:session:*"))
+    answer = app_client.post("/signout", data={"csrf": csrf}, follow_redirects=False)
+    assert answer.headers["location"] == "/signin"
+    assert not list(get_redis().scan_iter(f"{prefix}:console:session:*"))
+    assert app_client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_api_key_is_shown_once_and_revoked_from_the_page(app_client):
+    csrf = signed_in(app_client)
+    created = app_client.post("/api-keys", data={"csrf": csrf, "key_name": "bot", "key_strategies": "default"})
+    key = re.search(r'id="new-key">([^<]+)<', created.text).group(1)
+    assert key.startswith("twk_") and key not in app_client.get("/strategies").text
+    key_id = admin_get(app_client, "/api/v1/api-keys")[0]["id"]
+    app_client.post(f"/api-keys/{key_id}/revoke", data={"csrf": csrf})
+    assert admin_get(app_client, "/api/v1/api-keys")[0]["revoked_at"] is not None
+
+
+def test_dry_run_page_reports_a_payload_no_dialect_reads_and_records_nothing(app_client):
+    csrf = signed_in(app_client)
+    answer = app_client.post("/dry-run", data={"csrf": csrf, "payload": "hello", "strategy": "default"})
+    assert answer.status_code == 422 and 'id="payload-error"' in answer.text and "no dialect" in answer.text
+    assert admin_get(app_client, "/api/v1/signals")["items"] == []
+
+
+def test_console_pages_stay_out_of_the_openapi_document_and_vendored_files_are_served(app_client):
+    paths = app_client.get("/openapi.json").json()["paths"]
+    assert "/" not in paths and "/signin" not in paths and "/accounts" not in paths
+    for name in ("htmx-4.0.1.min.js", "lightweight-charts-5.2.1.standalone.production.js", "VENDORED.md"):
+        assert app_client.get(f"/console/static/vendor/{name}").status_code == 200, name
+
+
+# What TradingView puts in place of the placeholders, for the messages' own check.
+FILLED = {"{{exchange}}": "BINANCE", "{{ticker}}": "DOGEUSDT", "{{strategy.order.action}}": "buy",
+          "{{strategy.order.contracts}}": "10000", "{{strategy.market_position}}": "long",
+          "{{strategy.prev_market_position}}": "flat", "{{close}}": "0.0027486", "{{timenow}}": "2026-02-10T14:00:00Z",
+          "{{time}}": "2026-02-10T13:59:00Z", "{{strategy.order.price}}": "0.0027486",
+          "{{strategy.order.id}}": "long-entry"}
+
+
+@pytest.mark.parametrize("dialect", list(alert_messages("t0ken")))
+def test_each_paste_ready_message_parses_in_its_own_dialect(dialect):
+    from app.ingest.parsers import parse
+
+    message = alert_messages("t0ken")[dialect]
+    for placeholder, value in FILLED.items():
+        message = message.replace(placeholder, value)
+    assert "{{" not in message
+    signal = parse(message.encode(), datetime.now(UTC)).signal
+    assert signal.dialect == dialect
+    assert signal.symbol in ("DOGE/USDT", "DOGE/USDT:USDT")
+    if dialect != "octobot":  # OctoBot's minimal message has no size or price
+        assert json.loads(message)
