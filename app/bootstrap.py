@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.config_file import AccountConfig, FileConfig, StrategyConfig, load_config
+from app.config_file import AccountConfig, FileConfig, StrategyConfig
 from app.persistence.models import Account, BalanceRecord, Strategy
 from app.persistence.repositories import hash_token
 
@@ -83,10 +83,10 @@ def create_strategy(
 
 
 def ensure_defaults(session: Session, settings: Settings, config: FileConfig | None = None) -> str:
-    """Apply the configuration (default: the paper account only), create the default
-    strategy if missing; return its token (from the data folder; a new one if the file was lost)."""
-    config = config or load_config(settings.config)
-    apply_config(session, config)
+    """Apply the configuration (default: ``settings``' own tables, which hold the file's),
+    create the default strategy if missing; return its token (from the data folder; a new one
+    if the file was lost)."""
+    apply_config(session, settings if config is None else config)
     account = session.execute(select(Account).where(Account.name == DEFAULT_ACCOUNT)).scalar_one()
     token_file = settings.data_dir / "default_strategy_token"
     token = token_file.read_text().strip() if token_file.exists() else None

@@ -1,4 +1,9 @@
-"""Settings from ``TRADEWIRE_*`` environment variables (pydantic-settings).
+"""Settings from ``TRADEWIRE_*`` environment variables and the TOML file named by
+``TRADEWIRE_CONFIG`` (pydantic-settings): one validated object per process, ``get_settings()``.
+
+The file holds the tables of ``app.config_file.FileConfig`` (accounts, strategies, ...) and
+may set any process knob by its field name (``port = 8001``); an environment variable wins
+over the file, and one set to the empty string counts as unset.
 
 With no ``TRADEWIRE_DATABASE_URL`` / ``TRADEWIRE_REDIS_URL``, ``tradewire up`` starts the
 embedded PostgreSQL and Redis under ``TRADEWIRE_DATA_DIR`` and hands their URLs to the
@@ -6,25 +11,44 @@ processes it starts; configured URLs always win.
 """
 
 import ipaddress
+import os
 import secrets
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (Field, IPvAnyNetwork, PrivateAttr, SecretStr, ValidationError, ValidationInfo,
+                      field_validator)
+from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError,
+                               TomlConfigSettingsSource)
 
+from app.config_file import FileConfig, check_file_config, config_error, read_config_file
 from app.errors import ConfigError
 
 # TradingView's webhook senders (support 43000529348); IPv4 only, webhooks have no IPv6.
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
 
 
-class Settings(BaseSettings):
-    """Every knob of a Tradewire process. Units are in the field names or descriptions."""
+class ConfigFileSource(TomlConfigSettingsSource):
+    """The TOML file at ``path`` as a settings source; a named file that is missing is an error."""
 
-    model_config = SettingsConfigDict(env_prefix="TRADEWIRE_", extra="ignore")
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        if path is not None and not path.is_file():
+            raise ConfigError(f"TRADEWIRE_CONFIG names {path}, which does not exist")
+        super().__init__(settings_cls, toml_file=path)
+        if "config" in self.toml_data:
+            raise ConfigError(f"{path}: config: the file is named by TRADEWIRE_CONFIG, not in itself", field="config")
+
+    def _read_file(self, file_path: Path) -> dict:  # type: ignore[override]
+        return read_config_file(file_path)
+
+
+class Settings(BaseSettings, FileConfig):
+    """Every knob of a Tradewire process and the file's tables (``FileConfig``). Units are in
+    the field names or descriptions."""
+
+    model_config = SettingsConfigDict(env_prefix="TRADEWIRE_", extra="forbid", env_ignore_empty=True)
     _admin_token_from_file: str | None = PrivateAttr(default=None)
 
     database_url: str | None = Field(default=None, description="postgresql://user@host:port/db")
@@ -34,7 +58,8 @@ class Settings(BaseSettings):
     port: int = 8000
     public_url: str | None = Field(default=None, description="Base URL TradingView reaches, for printed webhook URLs.")
     data_dir: Path = Path(".tradewire")
-    config: Path | None = Field(default=None, description="TOML file of accounts, strategies and risk limits.")
+    config: Path | None = Field(default=None, description="TOML file of accounts, strategies and risk limits "
+                                "(and any knob here); read once, in get_settings().")
     queue_prefix: str = "tradewire"
     sweeper_grace_seconds: float = 10.0
     sweeper_interval_seconds: float = 5.0
@@ -61,11 +86,11 @@ class Settings(BaseSettings):
     tradingview_allowlist: bool = Field(
         default=False, description="Accept /webhooks/tradingview only from tradingview_ips (after trusted_proxies)."
     )
-    tradingview_ips: list[str] = Field(
-        default_factory=lambda: list(TRADINGVIEW_IPS),
+    tradingview_ips: list[IPvAnyNetwork] = Field(
+        default_factory=lambda: [ipaddress.ip_network(a) for a in TRADINGVIEW_IPS],
         description="TradingView's webhook sender addresses (support 43000529348); JSON list in the env var.",
     )
-    trusted_proxies: list[str] = Field(
+    trusted_proxies: list[IPvAnyNetwork] = Field(
         default_factory=list,
         description='CIDRs of proxies whose X-Forwarded-For is believed, e.g. ["10.0.0.0/8"]; JSON list in the env var.',
     )
@@ -73,19 +98,39 @@ class Settings(BaseSettings):
         default=300, gt=0, description="Replay window of signed API requests: |now - X-Tradewire-Timestamp| in seconds."
     )
 
-    @field_validator("tradingview_ips", "trusted_proxies")
     @classmethod
-    def _networks(cls, value: list[str], info: ValidationInfo) -> list[str]:
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Earlier wins: arguments, environment, then the file named by ``config`` (the
+        argument, else ``TRADEWIRE_CONFIG``)."""
+        path = init_settings().get("config") or env_settings().get("config")
+        return init_settings, env_settings, ConfigFileSource(settings_cls, Path(path) if path else None)
+
+    @field_validator("tradingview_ips", "trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object, info: ValidationInfo) -> object:
+        """A bare address is a /32 (or /128); host bits after the prefix are dropped
+        (``10.0.0.1/8`` is ``10.0.0.0/8``), as ``ipaddress.ip_network(strict=False)`` does."""
+        if not isinstance(value, list):
+            return value
+        networks = []
         for item in value:
             try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except (TypeError, ValueError):
                 raise ValueError(f"TRADEWIRE_{info.field_name.upper()}: {item!r} is not an IP address or CIDR") from None
-        return value
+        return networks
 
     @field_validator("database_url", "redis_url", "admin_token", "public_url", "config", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
+        """An empty value in the file or an argument; empty environment variables are unset already."""
         return None if value == "" else value
 
     @field_validator("database_url")
@@ -138,4 +183,27 @@ def read_or_create_secret(path: Path) -> str:
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings, the file read and validated on the first call;
+    ``get_settings.cache_clear()`` forgets both (the next call reads the environment and the
+    file again). Raises ``ConfigError`` naming the key (``TRADEWIRE_PORT: ...`` for a
+    variable, ``FILE: accounts.paper.risk.sizing: ...`` for the file)."""
+    try:
+        settings = Settings()
+    except ValidationError as e:
+        raise _settings_error(e) from None
+    except SettingsError as e:  # a variable of a list or table that is not JSON
+        raise ConfigError(f'{e}: lists and tables are JSON in a variable, e.g. ["10.0.0.0/8"]') from None
+    check_file_config(settings.config, settings)
+    return settings
+
+
+def _settings_error(error: ValidationError) -> ConfigError:
+    """Name the environment variable if one set the bad key, else the file's key."""
+    first = error.errors()[0]
+    key = str(first["loc"][0]) if first["loc"] else ""
+    variable = f"TRADEWIRE_{key.upper()}"
+    if any(name.upper() == variable and value for name, value in os.environ.items()):
+        message = first["msg"].removeprefix("Value error, ")
+        return ConfigError(message if message.startswith(variable) else f"{variable}: {message}", field=key)
+    config = next((v for k, v in os.environ.items() if k.upper() == "TRADEWIRE_CONFIG" and v), None)
+    return config_error(Path(config) if config else None, error)

@@ -1,6 +1,8 @@
-"""Accounts, strategies and risk limits from the TOML file named by ``TRADEWIRE_CONFIG``.
+"""The tables of the TOML file named by ``TRADEWIRE_CONFIG``: accounts, strategies, risk limits,
+pollers, notifications, market data.
 
-Validated at start; an error names the key (``accounts.paper.risk.sizing: ...``). The file
+``app.config.Settings`` is a ``FileConfig``: each process reads and validates the file once,
+in ``get_settings()``; an error names the key (``accounts.paper.risk.sizing: ...``). The file
 is applied to the database (``apply_config``) so every process reads the same limits and
 the request path never reads files. Key names are the interface (README, "Configuration").
 """
@@ -99,6 +101,9 @@ class StrategyConfig(BaseModel):
     min_confidence: Decimal | None = Field(default=None, ge=0, le=1)
     max_lag_seconds: int | None = Field(default=None, gt=0)
     on_opposite_signal: Literal["reverse", "reduce"] = "reverse"
+    max_price_deviation_bps: Decimal | None = Field(
+        default=None, gt=0, le=10_000,
+        description="refuse a signal whose price is more than this many basis points from the market's mid")
 
 
 class PollerMarket(BaseModel):
@@ -181,37 +186,57 @@ class FileConfig(BaseModel):
     market_data: dict[str, MarketDataSource] = Field(
         default_factory=lambda: {DEFAULT_MARKET_DATA_SOURCE: MarketDataSource()})
 
+    @model_validator(mode="after")
+    def _paper_account(self) -> "FileConfig":
+        self.accounts.setdefault("paper", AccountConfig())  # the default strategy's account is always there
+        return self
+
 
 def load_config(path: Path | None) -> FileConfig:
-    """Read and validate the file; no file: the default ``paper`` account only.
+    """The tables of the file at ``path`` alone (no environment); no file: the default
+    ``paper`` account only. Processes use ``get_settings()``, which reads the file once and
+    also takes process knobs (``port``, ``trusted_proxies``, ...) from it.
 
     Raises ``ConfigError`` naming the key and the problem, or the TOML syntax error's line.
     """
     if path is None:
         return FileConfig()
     try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"TRADEWIRE_CONFIG names {path}, which does not exist") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: {e}") from None
-    try:
-        config = FileConfig.model_validate(raw)
+        config = FileConfig.model_validate(read_config_file(path))
     except ValidationError as e:
-        first = e.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {key}: {first['msg']}", field=key) from None
-    for name, strategy in config.strategies.items():
-        if strategy.account not in config.accounts and strategy.account != "paper":
-            raise ConfigError(f"{path}: strategies.{name}.account: no account {strategy.account!r}",
-                              field=f"strategies.{name}.account")
-    if "paper" not in config.accounts:
-        config.accounts["paper"] = AccountConfig()
-    _check_market_data(path, config)
+        raise config_error(path, e) from None
+    check_file_config(path, config)
     return config
 
 
-def _check_market_data(path: Path, config: FileConfig) -> None:
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The parsed TOML file. Raises ``ConfigError`` if it is missing or not TOML (the line)."""
+    try:
+        return tomllib.loads(path.read_text())
+    except (FileNotFoundError, IsADirectoryError):
+        raise ConfigError(f"TRADEWIRE_CONFIG names {path}, which does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def config_error(path: Path | None, error: ValidationError) -> ConfigError:
+    """The first problem of ``error`` as a ``ConfigError`` naming its dotted key."""
+    first = error.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    return ConfigError(f"{path}: {key}: {first['msg']}", field=key)
+
+
+def check_file_config(path: Path | None, config: FileConfig) -> None:
+    """What the models cannot check alone: each strategy's account exists; market-data
+    sources are ccxt exchange ids. Raises ``ConfigError`` naming the key."""
+    for name, strategy in config.strategies.items():
+        if strategy.account not in config.accounts:
+            raise ConfigError(f"{path}: strategies.{name}.account: no account {strategy.account!r}",
+                              field=f"strategies.{name}.account")
+    _check_market_data(path, config)
+
+
+def _check_market_data(path: Path | None, config: FileConfig) -> None:
     """Every source is a ccxt exchange id; every account's source is configured or one."""
     import ccxt  # only here: ccxt takes a while to import and the rest of the file needs none of it
 

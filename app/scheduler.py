@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.config import Settings
-from app.config_file import load_config
 from app.ingest.poller import poll_once
 from app.jobs.reconciler import probe_open_breakers, reconcile
 from app.jobs import relay
@@ -32,9 +31,8 @@ def run_scheduler(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     relay.install()
-    config = load_config(settings.config)
-    if config.pollers:
-        threading.Thread(target=_poll_forever, args=(config, lambda: running), daemon=True, name="pollers").start()
+    if settings.pollers:
+        threading.Thread(target=_poll_forever, args=(settings, lambda: running), daemon=True, name="pollers").start()
     next_reconcile = time.monotonic()  # at start
     while running:
         _guarded("sweeper", lambda: sweep(settings.sweeper_grace_seconds))

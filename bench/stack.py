@@ -17,7 +17,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
-ADMIN = "bench-admin-token"
+ADMIN = "bench-admin-token-0123456789abcdefghij"
 
 
 def base_urls() -> tuple[str, str]:

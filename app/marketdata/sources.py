@@ -7,15 +7,14 @@ reads its own venue by default) gets one built from its own ``api_url``, ``optio
 """
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
 import ccxt.pro
 
-from app.config import get_settings
-from app.config_file import FileConfig, MarketDataSource, load_config, market_data_source
+from app.config import Settings, get_settings
+from app.config_file import FileConfig, MarketDataSource, market_data_source
 from app.errors import ConfigError
 from app.execution.venues.ccxt_venue import rewrite_api_urls
 
@@ -45,19 +44,19 @@ def resolve_sources(config: FileConfig) -> dict[str, MarketDataSource]:
     return sources
 
 
-@lru_cache(maxsize=8)
-def _configured_sources(path: Path | None, mtime: float | None) -> dict[str, MarketDataSource]:
-    return resolve_sources(load_config(path))
+@lru_cache(maxsize=1)
+def _configured_sources(settings_id: int) -> tuple[Settings, dict[str, MarketDataSource]]:
+    # Keyed by the settings object's id; the entry keeps that object alive, so its id cannot
+    # be reused by the next one after get_settings.cache_clear().
+    settings = get_settings()
+    return settings, resolve_sources(settings)
 
 
 def configured_sources() -> dict[str, MarketDataSource]:
-    """``resolve_sources`` of ``TRADEWIRE_CONFIG`` (re-read when the file changes)."""
-    path = get_settings().config
-    try:
-        mtime = path.stat().st_mtime if path is not None else None
-    except OSError:
-        mtime = None
-    return _configured_sources(path, mtime)
+    """``resolve_sources`` of the configuration (``get_settings()``), computed once per settings object."""
+    settings = get_settings()
+    cached, sources = _configured_sources(id(settings))
+    return sources if cached is settings else resolve_sources(settings)
 
 
 def source_config(name: str) -> MarketDataSource:
