@@ -236,3 +236,14 @@ def test_without_market_data_a_signal_with_a_price_still_fills_and_says_which_pr
     market_check = next(c for c in trace["decision"]["checks"] if c["check"] == "market")
     assert market_check["detail"] == "price: the sender's price 123.5 (no quote for SOL/USDT on binance yet)"
     assert order.reason.startswith("priced from the signal's reference price (no book for SOL/USDT on binance yet")
+
+
+def test_stats_show_slippage_against_the_market_at_receipt(client, db, admin, market):
+    market.set_book(BTC, bids=[("59990", "1")], asks=[("60000", "0.001"), ("60060", "1")])
+    warm()
+    post(client, db, size="0.002", size_unit="base", price="59000")  # a stale sender's price
+    drain_queues()
+    overall = client.get("/api/v1/stats", headers=admin).json()["overall"]
+    # filled 0.001 @ 60000 and 0.001 @ 60060: average 60030, 5 bps above the ask at receipt
+    assert overall["avg_market_slippage_bps"] == "5"
+    assert overall["avg_slippage_bps"] == "174.58"  # against the sender's 59000

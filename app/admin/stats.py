@@ -21,6 +21,10 @@ Definitions (``fill.realized_pnl`` is the PnL a fill realised, net of its fee, a
 - ``avg_slippage_bps``: per fill whose signal carried a reference price P (``payload.price``),
   s = (fill price − P) / P × 10 000, negated for sells, so paying more on a buy or getting
   less on a sell is positive; averaged weighted by fill notional (quantity × price).
+- ``avg_market_slippage_bps``: the same against the market at receipt: the ask (buys) or bid
+  (sells) of the quote the risk decision saw (its ``market`` check), over fills whose decision
+  had a fresh quote. It answers "what did execution cost against the market when the alert
+  arrived?", independent of how stale or rounded the sender's price was.
 - ``latency_ms_p50`` / ``p99``: per fill, ``fills.created_at − signals.received_at`` in
   milliseconds; nearest-rank percentile: the ⌈p/100 · n⌉-th smallest value.
 
@@ -41,7 +45,7 @@ from app.admin.pagination import time_range
 from app.admin.schemas import Money
 from app.domain.enums import SignalStatus, Source
 from app.domain.symbols import SymbolError, base_quote
-from app.persistence.models import FillRecord, OrderIntentRecord, OrderRecord, SignalRecord, Strategy
+from app.persistence.models import FillRecord, OrderIntentRecord, OrderRecord, RiskDecisionRecord, SignalRecord, Strategy
 
 ZERO = Decimal(0)
 
@@ -70,6 +74,8 @@ class GroupStats(BaseModel):
     profit_factor: Money | None
     max_drawdown: Money = Field(description="peak to trough of cumulative realised PnL, quote currency")
     avg_slippage_bps: Money | None = Field(description="basis points vs the signal's price; positive = worse")
+    avg_market_slippage_bps: Money | None = Field(
+        default=None, description="basis points vs the market's ask (buys) / bid (sells) at receipt; positive = worse")
     latency_ms_p50: float | None = Field(description="signal received → fill recorded, milliseconds")
     latency_ms_p99: float | None
 
@@ -104,6 +110,7 @@ class FillRow:
     realized_pnl: Decimal
     latency_ms: float
     reference_price: Decimal | None
+    market_price: Decimal | None = None
 
 
 @dataclass
@@ -169,16 +176,17 @@ def _signal_counts(session: Session, since: datetime | None, until: datetime | N
 def _fill_rows(session: Session, since: datetime | None, until: datetime | None, strategy: str | None):
     query = (
         select(FillRecord, SignalRecord.received_at, SignalRecord.payload["price"].astext,
-               SignalRecord.payload["confidence"].astext, SignalRecord.source, Strategy.name)
+               SignalRecord.payload["confidence"].astext, SignalRecord.source, Strategy.name, RiskDecisionRecord.checks)
         .join(OrderRecord, OrderRecord.id == FillRecord.order_id)
         .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
+        .join(RiskDecisionRecord, RiskDecisionRecord.id == OrderIntentRecord.decision_id)
         .join(SignalRecord, SignalRecord.id == OrderIntentRecord.signal_id)
         .join(Strategy, Strategy.id == SignalRecord.strategy_id)
         .order_by(FillRecord.ts_event, FillRecord.created_at, FillRecord.id)
     )
     if strategy is not None:
         query = query.where(Strategy.name == strategy)
-    for fill, received_at, price, confidence, source, name in session.execute(
+    for fill, received_at, price, confidence, source, name, checks in session.execute(
         time_range(query, FillRecord.ts_event, since, until)
     ):
         row = FillRow(
@@ -186,8 +194,15 @@ def _fill_rows(session: Session, since: datetime | None, until: datetime | None,
             realized_pnl=fill.realized_pnl,
             latency_ms=(fill.created_at - received_at).total_seconds() * 1000,
             reference_price=_positive_decimal(price),
+            market_price=market_at_receipt(checks, fill.side),
         )
         yield name, source, confidence, row
+
+
+def market_at_receipt(checks: list[dict[str, Any]] | None, side: str) -> Decimal | None:
+    """The ask (buy) or bid (sell) the decision's ``market`` check recorded; None without one."""
+    market = next((c.get("market") for c in checks or () if c.get("check") == "market"), None) or {}
+    return _positive_decimal(market.get("ask" if side == "buy" else "bid"))
 
 
 def _fee_in_quote(fill: FillRecord) -> Decimal:
@@ -231,6 +246,7 @@ def group_stats(key: str, group: Group) -> GroupStats:
         profit_factor=_round(gross_profit / gross_loss, 4) if gross_loss else None,
         max_drawdown=max_drawdown(pnls),
         avg_slippage_bps=average_slippage_bps(fills),
+        avg_market_slippage_bps=average_slippage_bps(fills, against="market_price"),
         latency_ms_p50=percentile(latencies, 50),
         latency_ms_p99=percentile(latencies, 99),
     )
@@ -246,14 +262,16 @@ def max_drawdown(pnls: list[Decimal]) -> Decimal:
     return worst
 
 
-def average_slippage_bps(fills: list[FillRow]) -> Decimal | None:
-    """Notional-weighted mean slippage in basis points over fills with a reference price."""
+def average_slippage_bps(fills: list[FillRow], against: str = "reference_price") -> Decimal | None:
+    """Notional-weighted mean slippage in basis points over fills that have the price to
+    compare with (``against``: the sender's ``reference_price`` or the ``market_price`` at receipt)."""
     weighted = total = ZERO
     for f in fills:
-        if f.reference_price is None:
+        expected = getattr(f, against)
+        if expected is None:
             continue
         sign = 1 if f.side == "buy" else -1
-        bps = (f.price - f.reference_price) / f.reference_price * 10_000 * sign
+        bps = (f.price - expected) / expected * 10_000 * sign
         notional = f.quantity * f.price
         weighted += notional * bps
         total += notional

@@ -28,3 +28,36 @@ def equity(cash: Decimal, holdings: Iterable[Holding], quote: str) -> Decimal:
         Decimal(0),
     )
     return cash + held
+
+
+def unrealized_pnl(quantity: Decimal, average_price: Decimal | None, mark: Decimal | None) -> Decimal | None:
+    """``quantity × (mark − average)`` in the quote currency (signed quantity: a short gains when
+    the mark falls); None without an entry price or a mark."""
+    if average_price is None or mark is None or quantity == 0:
+        return None if quantity != 0 else Decimal(0)
+    return quantity * (mark - average_price)
+
+
+def mark_price(bid: Decimal | None, ask: Decimal | None, last: Decimal | None, quantity: Decimal) -> Decimal | None:
+    """The price a position is valued at: what closing it would get at the top of book (the
+    bid for a long, the ask for a short), else the last trade."""
+    side_price = bid if quantity > 0 else ask
+    return side_price if side_price is not None else last
+
+
+def marked_equity(cash: Decimal, holdings: Iterable[Holding], quote: str, marks: dict[str, Decimal]) -> Decimal:
+    """Equity in ``quote`` at market: the ``quote`` balance, spot positions quoted in ``quote``
+    valued at their mark (``marks`` by symbol; at cost when unmarked), plus the unrealised PnL of
+    derivative positions (their margin is already in the balance)."""
+    total = cash
+    for h in holdings:
+        if base_quote(h.symbol)[1] != quote:
+            continue
+        mark = marks.get(h.symbol)
+        if is_derivative(h.symbol):
+            total += unrealized_pnl(h.quantity, h.average_price, mark) or Decimal(0)
+        elif mark is not None:
+            total += h.quantity * mark
+        elif h.average_price is not None:
+            total += h.quantity * h.average_price
+    return total

@@ -17,11 +17,14 @@ class CheckOutcome:
     passed: bool
     reason: str | None = None
     detail: str | None = None
+    data: dict[str, str] | None = None  # figures a check read, e.g. the market's bid and ask at receipt
 
     def as_json(self) -> dict[str, object]:
         data: dict[str, object] = {"check": self.name, "passed": self.passed, "reason": self.reason}
         if self.detail is not None:
             data["detail"] = self.detail
+        if self.data:
+            data["market" if self.name == "market" else "data"] = self.data
         return data
 
 

@@ -303,7 +303,8 @@ def evaluate(ctx: RiskContext) -> RiskDecision:
     plans: Plans = ()
     for name, step in STEPS:
         reason, plans = step(ctx, plans)
-        outcomes.append(CheckOutcome(name, reason is None, reason, _detail(ctx, name) if reason is None else None))
+        outcomes.append(CheckOutcome(name, reason is None, reason, _detail(ctx, name) if reason is None else None,
+                                     _market_data(ctx) if name == "market" else None))
         if reason is not None:
             change = _state_change(ctx) if name == "daily_loss" else None
             return RiskDecision(approved=False, checks=tuple(outcomes), reason=reason, trading_state_change=change)
@@ -325,6 +326,16 @@ def with_offset_limit(ctx: RiskContext) -> RiskContext:
         return replace(ctx, offset_problem=f"limit_offset {offset} needs the market price: {why}")
     signal = ctx.signal.model_copy(update={"order_type": OrderType.LIMIT, "limit_price": ctx.rules.price_to_precision(limit)})
     return replace(ctx, signal=signal)
+
+
+def _market_data(ctx: RiskContext) -> dict[str, str] | None:
+    """The quote the decision saw (for slippage against the market at receipt), as text."""
+    quote = ctx.market.quote
+    if quote is None:
+        return None
+    figures = {"source": ctx.market.source or "", "bid": quote.bid, "ask": quote.ask, "last": quote.last}
+    return {k: (v if isinstance(v, str) else fmt(v)) for k, v in figures.items() if v is not None} | {
+        "age_s": f"{quote.age(ctx.now):.3f}"}
 
 
 def _detail(ctx: RiskContext, check: str) -> str | None:
