@@ -20,13 +20,20 @@ rows that are never deleted, so they only grow. All names start with ``tradewire
 - ``tradewire_circuit_breaker_open{venue}``, ``tradewire_circuit_breaker_failures{venue}``
 - ``tradewire_account_trading_state{account,state}``: 1 for the current state
 - ``tradewire_up{store}``: 1 when PostgreSQL / Redis answered this scrape
+- failed authentication and signal ceilings: ``app.security.metrics``
+
+With ``TRADEWIRE_METRICS_TOKEN`` set, a scrape needs ``Authorization: Bearer <that token>``
+(401 otherwise, counted as a failed ``metrics`` authentication); unset, ``/metrics`` is open.
 """
 
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Response
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -36,7 +43,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.db import get_sessionmaker
+from app.errors import AuthenticationFailed
 from app.jobs.queue import JOB_SERIALIZER, get_queue, get_redis
+from app.security.metrics import SecurityCollector
+from app.security.settings import get_security_settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -228,6 +238,7 @@ def _oldest_age(job_ids: list[str], now: datetime) -> float:
 
 registry = CollectorRegistry(auto_describe=False)
 registry.register(TradewireCollector())
+registry.register(SecurityCollector())
 
 
 _EXAMPLE = 'tradewire_signals_total{source="tradingview",dialect="tradewire",status="accepted"} 3.0\n'
@@ -235,5 +246,17 @@ _EXAMPLE = 'tradewire_signals_total{source="tradingview",dialect="tradewire",sta
 
 @router.get("/metrics", summary="Prometheus metrics (text format), computed from PostgreSQL and Redis",
             response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {"example": _EXAMPLE}}}})
-def metrics() -> Response:
+def metrics(authorization: Annotated[str | None, Header()] = None) -> Response:
+    """With ``TRADEWIRE_METRICS_TOKEN`` set: ``Authorization: Bearer <metrics token>``."""
+    _check_metrics_token(authorization)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _check_metrics_token(authorization: str | None) -> None:
+    expected = get_security_settings().metrics_token
+    if expected is None:
+        return
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                              expected.get_secret_value().encode()):
+        raise AuthenticationFailed("metrics token missing or wrong: send 'Authorization: Bearer <TRADEWIRE_METRICS_TOKEN>'")

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 CORPUS_DIR = Path(os.environ.get("TRADEWIRE_CORPUS_DIR") or Path(__file__).resolve().parent / "corpus")
 # Modules that read the variable themselves (tests/test_parsers.py) see the same folder.
 os.environ["TRADEWIRE_CORPUS_DIR"] = str(CORPUS_DIR)
-ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,6 +65,9 @@ def services() -> Iterator[dict[str, str]]:
         "TRADEWIRE_ADMIN_TOKEN": ADMIN_TOKEN,
         "TRADEWIRE_SWEEPER_GRACE_SECONDS": "0.5",
         "TRADEWIRE_SWEEPER_INTERVAL_SECONDS": "0.5",
+        # The hostile-input suites send hundreds of bad credentials from one address and expect
+        # 401 each time; the rate-limit tests set their own low limit.
+        "TRADEWIRE_AUTH_FAILURE_LIMIT": "1000000",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -95,6 +98,7 @@ def _reset_app_state() -> None:
     from app.db import reset_engine
     from app.execution.venues.registry import venue_for
     from app.jobs import relay
+    from app.risk.market import forget_sources
     from app.jobs.queue import reset_redis
     from app.persistence.repositories import forget_strategies
 
@@ -104,6 +108,7 @@ def _reset_app_state() -> None:
     reset_redis()
     venue_for.cache_clear()
     relay.install()  # as every process does at start: committed events are dispatched at once
+    forget_sources()
 
 
 @pytest.fixture

@@ -41,7 +41,8 @@ def test_trace_has_every_step_with_its_latency_every_check_and_no_secret(client,
     assert abs(sum(s["ms_since_previous"] for s in timed[1:]) - since_received[-1]) < 0.01
     assert all(s["client_order_id"] == trace["intents"][0]["client_order_id"] for s in timed[3:])
     checks = trace["decision"]["checks"]
-    assert checks and all(set(c) == {"check", "passed", "reason"} for c in checks)
+    assert checks and all({"check", "passed", "reason"} <= set(c) <= {"check", "passed", "reason", "detail", "market"}
+                          for c in checks)
     assert db not in trace["raw_body"] and "***" in trace["raw_body"]
     assert trace["account"] == "paper" and trace["strategy"] == "default"
 

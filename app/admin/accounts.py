@@ -1,5 +1,6 @@
 """Accounts: venue, trading state (the kill switch) with its reason, equity, balances, open
-positions and the venue's circuit breaker."""
+positions, the venue's circuit breaker, and which credentials are in use (never the
+credentials: ``PUT /accounts/{name}/credentials`` stores them encrypted, ``app.admin.credentials``)."""
 
 from decimal import Decimal
 from typing import Annotated
@@ -9,10 +10,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.admin.credentials import CredentialsBody, CredentialsView, credentials_view, delete_credentials, store_credentials
 from app.admin.pagination import NO_NUL
 from app.admin.schemas import AccountView, Breaker, OpenPosition, TradingStateAnswer
 from app.config_file import AccountConfig
-from app.deps import SessionDep
+from app.deps import OperatorDep, SessionDep
 from app.domain.enums import TradingState
 from app.domain.equity import equity
 from app.errors import NotFound
@@ -24,6 +26,10 @@ router = APIRouter()
 Name = Annotated[str, Path(max_length=64, pattern=NO_NUL, description="Account name")]
 
 
+class AccountDetail(AccountView):
+    credentials: CredentialsView = Field(description="Which credentials the account uses (vault wins over env)")
+
+
 class TradingStateBody(BaseModel):
     state: TradingState = Field(description="ACTIVE, REDUCING or HALTED (the kill switch)")
 
@@ -31,15 +37,15 @@ class TradingStateBody(BaseModel):
 
 
 @router.get("/accounts", summary="Accounts: venue, trading state, equity, balances, open positions, breaker",
-            response_model=list[AccountView])
-def list_accounts(session: SessionDep) -> list[AccountView]:
+            response_model=list[AccountDetail])
+def list_accounts(session: SessionDep) -> list[AccountDetail]:
     accounts = session.execute(select(Account).order_by(Account.name)).scalars().all()
     return [account_view(session, a) for a in accounts]
 
 
-@router.get("/accounts/{name}", summary="One account", response_model=AccountView,
+@router.get("/accounts/{name}", summary="One account", response_model=AccountDetail,
             responses={404: {"description": "No such account."}})
-def get_account(name: Name, session: SessionDep) -> AccountView:
+def get_account(name: Name, session: SessionDep) -> AccountDetail:
     account = session.execute(select(Account).where(Account.name == name)).scalar_one_or_none()
     if account is None:
         raise NotFound(f"no account {name!r}")
@@ -64,7 +70,35 @@ def set_trading_state(name: Name, body: TradingStateBody, session: SessionDep) -
     return TradingStateAnswer(name=name, trading_state=body.state.value, previous_state=previous)
 
 
-def account_view(session: Session, account: Account) -> AccountView:
+@router.put("/accounts/{name}/credentials", summary="Store exchange credentials, encrypted (tested first; never returned)",
+            response_model=CredentialsView,
+            responses={404: {"description": "No such account."}, 409: {"description": "A paper account."},
+                       422: {"description": "The venue refused them, or the key can withdraw; nothing stored."},
+                       502: {"description": "The venue could not be reached to test them; nothing stored."}})
+def put_credentials(name: Name, body: CredentialsBody, operator: OperatorDep) -> CredentialsView:
+    """A read-only call (``fetch_balance``) proves the credentials work before they are saved;
+    where the venue tells (Binance's API key restrictions) a key that can withdraw is refused
+    unless ``allow_withdrawal_permission`` is true. Replaces stored ones atomically: the next
+    order of every worker uses the new key. They win over the account's environment variables."""
+    return store_credentials(name, body, operator.name)
+
+
+@router.get("/accounts/{name}/credentials", summary="Which credentials an account uses (never the credentials)",
+            response_model=CredentialsView, responses={404: {"description": "No such account."}})
+def get_credentials(name: Name, session: SessionDep) -> CredentialsView:
+    account = session.execute(select(Account).where(Account.name == name)).scalar_one_or_none()
+    if account is None:
+        raise NotFound(f"no account {name!r}")
+    return credentials_view(session, account)
+
+
+@router.delete("/accounts/{name}/credentials", summary="Delete stored credentials (named environment variables apply again)",
+               status_code=204, responses={404: {"description": "No such account, or none stored."}})
+def remove_credentials(name: Name) -> None:
+    delete_credentials(name)
+
+
+def account_view(session: Session, account: Account) -> AccountDetail:
     config = AccountConfig.model_validate(account.settings or {})
     balances = {
         b.currency: b.total
@@ -76,7 +110,7 @@ def account_view(session: Session, account: Account) -> AccountView:
         .order_by(PositionRecord.symbol)
     ).scalars().all()
     breaker = session.get(VenueBreakerRecord, account.venue)
-    return AccountView(
+    return AccountDetail(
         name=account.name,
         venue=account.venue,
         trading_state=account.trading_state,
@@ -91,4 +125,5 @@ def account_view(session: Session, account: Account) -> AccountView:
             open=breaker.opened_at is not None, consecutive_failures=breaker.consecutive_failures,
             opened_at=breaker.opened_at, last_error=breaker.last_error,
         ),
+        credentials=credentials_view(session, account),
     )

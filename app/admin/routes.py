@@ -1,4 +1,4 @@
-"""Admin endpoints (admin token required): lists with filters and cursor pagination, a
+"""Admin endpoints (an operator token whose role allows the route: ``app.security.policy``): lists with filters and cursor pagination, a
 signal's trace, statistics; accounts, strategies and re-drive live in their own modules and
 are included here. Money is returned as decimal strings, never floats.
 
@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from app.admin import accounts, redrive, strategies
+from app.admin import accounts, operators, redrive, strategies
 from app.admin.pagination import Cursor, Filter, Limit, Since, Until, described, page, time_range
 from app.admin.schemas import (
     Check,
@@ -46,6 +46,7 @@ router = APIRouter(prefix="/api/v1", tags=["admin"], dependencies=[AdminDep])
 router.include_router(accounts.router)
 router.include_router(strategies.router)
 router.include_router(redrive.router)
+router.include_router(operators.router)
 
 
 

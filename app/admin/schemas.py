@@ -56,11 +56,13 @@ class SignalSummary(BaseModel):
 
 
 class Check(BaseModel):
-    """One risk check's outcome, in the engine's order."""
+    """One risk check's outcome, in the engine's order: ``reason`` why it failed, ``detail``
+    what a passing one used (the price and where it came from, the ATR from candles)."""
 
     check: str
     passed: bool
     reason: str | None = None
+    detail: str | None = None
 
 
 class DecisionView(BaseModel):

@@ -1,10 +1,10 @@
 """``CcxtVenue``: any ccxt exchange, built from an account's settings.
 
 One instance per account per process: its ccxt object keeps the rate limiter
-(``enableRateLimit``), the loaded markets and the clock offset. Account settings (the
-``AccountConfig`` dump in ``accounts.settings``): ``api_key_env`` / ``secret_env`` /
-``password_env`` name environment variables (the credentials are read from the environment
-at start, never stored or logged), ``sandbox`` → ``set_sandbox_mode(True)``, ``api_url``
+(``enableRateLimit``), the loaded markets and the clock offset. Credentials: the vault's
+(``VenueAccount.credentials``, decrypted by the registry) when stored, else the environment
+variables named by ``api_key_env`` / ``secret_env`` / ``password_env`` of the account settings
+(the ``AccountConfig`` dump in ``accounts.settings``); never logged. ``sandbox`` → ``set_sandbox_mode(True)``, ``api_url``
 replaces the scheme and host of every URL in ``exchange.urls['api']`` (emulators, regional
 hosts, proxies), ``options`` go to ccxt as its ``options``.
 
@@ -36,6 +36,7 @@ from app.errors import AppError, ConfigError, TemporaryVenueError, VenueOrderNot
 from app.execution.venues import ccxt_convert as convert
 from app.execution.venues.base import OpenOrder, OrderRequest, Trade, Trigger, Venue, VenueOrder
 from app.execution.venues.ccxt_errors import translated
+from app.security.vault import Credentials
 
 log = logging.getLogger(__name__)
 # ccxt logs every request's headers at DEBUG, API keys included (X-MBX-APIKEY, OK-ACCESS-KEY):
@@ -47,12 +48,14 @@ FILL_TOLERANCE = Decimal("1e-9")  # relative: ccxt may sum partial fills in floa
 
 @dataclass(frozen=True)
 class VenueAccount:
-    """What building a venue needs: the account's id and name, its ccxt exchange id, its settings."""
+    """What building a venue needs: the account's id and name, its ccxt exchange id, its
+    settings, and its credentials from the vault (None: from the environment, if named)."""
 
     id: uuid.UUID
     name: str
     venue: str
     config: AccountConfig
+    credentials: Credentials | None = None
 
 
 @dataclass(frozen=True)
@@ -120,12 +123,7 @@ class CcxtVenue(Venue):
             "timeout": self.tuning.timeout_ms,
             "options": {**self.default_options, **config.options},
         }
-        for key, env_name in zip(self.credential_keys, (config.api_key_env, config.secret_env, config.password_env)):
-            if env_name:
-                value = os.environ.get(env_name)
-                if not value:
-                    raise ConfigError(f"account {account.name!r}: environment variable {env_name} is not set", field=env_name)
-                params[key] = value
+        params.update(self._credential_params(account))
         exchange = exchange_class(params)
         exchange.options["maxRetriesOnFailure"] = 0  # an order send is never repeated by ccxt itself
         if config.sandbox:
@@ -136,6 +134,23 @@ class CcxtVenue(Venue):
         if config.api_url:
             exchange.urls["api"] = rewrite_api_urls(exchange.urls["api"], config.api_url)
         return exchange
+
+    def _credential_params(self, account: VenueAccount) -> dict[str, str]:
+        """ccxt's credential params (``credential_keys``): the vault's when stored (it wins),
+        else the named environment variables. Raises ``ConfigError`` for a named variable
+        that is not set (its name in the message, never a value)."""
+        stored = account.credentials
+        if stored is not None:
+            values = (stored.api_key, stored.secret, stored.password)
+            return {key: value for key, value in zip(self.credential_keys, values) if value}
+        config, params = account.config, {}
+        for key, env_name in zip(self.credential_keys, (config.api_key_env, config.secret_env, config.password_env)):
+            if env_name:
+                value = os.environ.get(env_name)
+                if not value:
+                    raise ConfigError(f"account {account.name!r}: environment variable {env_name} is not set", field=env_name)
+                params[key] = value
+        return params
 
     # ------------------------------------------------------------- client order ids
     def venue_client_order_id(self, client_order_id: str) -> str:

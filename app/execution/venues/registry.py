@@ -1,9 +1,14 @@
 """Which adapter serves an account. One instance per account per process (ccxt's rate limiter
-is per instance; markets load once); a changed account setting builds a new one.
+is per instance; markets load once); a changed account setting builds a new one, and so do
+new credentials: each call reads the revision of the account's stored credentials (one short
+read) and a different revision builds the venue anew from the record read in one statement,
+so the next order after a credentials rotation uses the new key and none a half-updated one.
 
-The paper venue keeps its book in our tables, so one ``PaperVenue`` serves every paper account.
+A paper account's ``PaperVenue`` prices from the account's market-data source
+(``market_data_source``), with the paper fees and slippage of the settings.
 """
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -13,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from app.config import get_settings
-from app.config_file import AccountConfig
+from app.config_file import AccountConfig, market_data_source
 from app.db import unit_of_work
 from app.errors import ConfigError
 from app.execution.venues.base import Venue
@@ -23,7 +28,9 @@ from app.execution.venues.ccxt_venue import CcxtVenue, VenueAccount, VenueTuning
 from app.execution.venues.hyperliquid import HyperliquidVenue
 from app.execution.venues.okx import OkxVenue
 from app.execution.venues.paper import PaperVenue
+from app.marketdata.sources import source_config
 from app.persistence.models import Account
+from app.security import vault
 
 QUIRKS: dict[str, type[CcxtVenue]] = {
     "binance": BinanceVenue,
@@ -45,7 +52,6 @@ class VenueRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._venues: dict[uuid.UUID, tuple[str, Venue]] = {}
-        self._paper: PaperVenue | None = None
 
     def __call__(self, account: uuid.UUID | str) -> Venue:
         return self.for_account(_load_account(account))
@@ -57,29 +63,44 @@ class VenueRegistry:
         return self.for_account(_venue_account(row, account))
 
     def for_account(self, ref: VenueAccount) -> Venue:
-        if ref.venue == "paper":
-            return self._paper_venue()
-        fingerprint = json.dumps([ref.venue, ref.config.model_dump(mode="json")], sort_keys=True)
+        revision = vault.revision_of(ref.id) if ref.venue != "paper" and ref.credentials is None else None
+        with self._lock:
+            cached = self._venues.get(ref.id)
+            if cached is not None and cached[0] == _fingerprint(ref, revision):
+                return cached[1]
+        if revision is not None:  # decrypt outside the lock; the record read may be newer still
+            loaded = vault.load(ref.id)
+            revision = loaded[0] if loaded else None
+            ref = dataclasses.replace(ref, credentials=loaded[1]) if loaded else ref
+        fingerprint = _fingerprint(ref, revision)
         with self._lock:
             cached = self._venues.get(ref.id)
             if cached is not None and cached[0] == fingerprint:
                 return cached[1]
-            venue = QUIRKS.get(ref.venue, CcxtVenue)(ref, VenueTuning.from_settings(get_settings()))
+            venue = _paper_venue(ref) if ref.venue == "paper" else self.build(ref)
             self._venues[ref.id] = (fingerprint, venue)
             return venue
 
-    def _paper_venue(self) -> PaperVenue:
-        with self._lock:
-            if self._paper is None:
-                settings = get_settings()
-                self._paper = PaperVenue(fee_rate=settings.paper_fee_rate, slippage_bps=settings.paper_slippage_bps)
-            return self._paper
+    def build(self, ref: VenueAccount) -> CcxtVenue:
+        """A new, uncached adapter for ccxt account ``ref`` with its credentials as given
+        (``ref.credentials``, else the environment): used to test credentials before storing them."""
+        return QUIRKS.get(ref.venue, CcxtVenue)(ref, VenueTuning.from_settings(get_settings()))
 
     def cache_clear(self) -> None:
         """Forget every instance (tests, and after settings change)."""
         with self._lock:
             self._venues.clear()
-            self._paper = None
+
+
+def _paper_venue(ref: VenueAccount) -> PaperVenue:
+    settings, source = get_settings(), market_data_source(ref.config)
+    max_age = source_config(source).max_quote_age_seconds if source else 5.0
+    return PaperVenue(str(ref.id), source=source, max_quote_age_seconds=max_age, taker_fee_rate=settings.paper_fee_rate,
+                      slippage_bps=settings.paper_slippage_bps)
+
+
+def _fingerprint(ref: VenueAccount, revision: uuid.UUID | None) -> str:
+    return json.dumps([ref.venue, ref.config.model_dump(mode="json"), str(revision)], sort_keys=True)
 
 
 def _load_account(account: uuid.UUID | str) -> VenueAccount:
