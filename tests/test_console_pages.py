@@ -167,3 +167,16 @@ def test_each_paste_ready_message_parses_in_its_own_dialect(dialect):
     assert signal.symbol in ("DOGE/USDT", "DOGE/USDT:USDT")
     if dialect != "octobot":  # OctoBot's minimal message has no size or price
         assert json.loads(message)
+
+
+def test_a_viewer_reads_the_console_but_cannot_flip_the_kill_switch_and_the_audit_log_shows_it(app_client):
+    token = app_client.post("/api/v1/admin-tokens", headers={"Authorization": f"Bearer {TOKEN}"},
+                            json={"name": "vera", "role": "viewer"}).json()["token"]
+    assert app_client.post("/signin", data={"token": token}, follow_redirects=False).status_code == 303
+    csrf = csrf_of(app_client.get("/accounts").text)
+    refused = app_client.post("/accounts/paper/trading-state", data={"csrf": csrf, "state": "HALTED", "confirm": "yes"})
+    assert refused.status_code == 403 and "it needs the operator role" in refused.text
+    assert admin_get(app_client, "/api/v1/accounts/paper")["trading_state"] == "ACTIVE"
+    audit = admin_get(app_client, "/api/v1/audit")["items"]
+    assert any(e["actor"] == "vera" and e["path"] == "/accounts/paper/trading-state" and e["status"] == 403
+               for e in audit), audit

@@ -14,7 +14,9 @@ import secrets
 from dataclasses import asdict, dataclass
 
 from app.config import get_settings
-from app.jobs.queue import get_redis
+from app.errors import AuthenticationFailed
+from app.redis_client import get_redis
+from app.security import authenticate_operator
 
 COOKIE = "tradewire_console"
 SESSION_SECONDS = 8 * 3600
@@ -37,12 +39,13 @@ class ConsoleSession:
 
 
 def check_token(given: str) -> Operator | None:
-    """The operator a sign-in token belongs to, else None. Compared in constant time, as
-    ``app.deps.require_admin`` does; an empty token never passes."""
-    expected = get_settings().resolved_admin_token()
-    if given and hmac.compare_digest(given.encode(), expected.encode()):
-        return Operator(name="admin", role="admin")
-    return None
+    """The operator a sign-in token belongs to (the bootstrap admin token or a named operator
+    token, ``app.security.authenticate_operator``, as the admin API checks them), else None."""
+    try:
+        operator = authenticate_operator(given)
+    except AuthenticationFailed:
+        return None
+    return Operator(name=operator.name, role=operator.role.value)
 
 
 def _key(session_id: str) -> str:

@@ -14,6 +14,10 @@ from pydantic import ValidationError
 
 from app.console.auth import COOKIE, ConsoleSession, csrf_ok, flash, load_session, take_flash
 from app.domain.money import fmt
+from app.security.middleware import audit_as
+from app.security.operators import Operator as SecurityOperator
+from app.security.operators import Role
+from app.security.policy import required_role
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -93,6 +97,12 @@ def acting(request: Request, form: Form) -> ConsoleSession:
     session = signed_in(request)
     if not csrf_ok(session, form.get("csrf")):
         raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page and try again")
+    operator = SecurityOperator(session.operator.name, Role(session.operator.role))
+    audit_as(request, operator)  # console actions are in the audit log, as the admin API's are
+    needed = required_role("POST", request.url.path)
+    if not operator.may(needed):
+        raise HTTPException(403, f"{operator.name} ({operator.role.value}) may not do this: it needs the "
+                                 f"{needed.value} role; ask an admin")
     return session
 
 
