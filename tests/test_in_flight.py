@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.db import unit_of_work
 from app.execution.service import execute_intent
-from app.persistence.models import FillRecord, OrderEventRecord, OrderIntentRecord, OrderRecord, PositionRecord
+from app.persistence.models import BalanceRecord, FillRecord, OrderEventRecord, OrderIntentRecord, OrderRecord, PositionRecord
 from tests.conftest import drain_queues
 
 PERP = "BTC/USDT:USDT"
@@ -122,3 +122,13 @@ def test_a_target_size_alert_sent_three_times_orders_once(client, db):
     assert post(client, db, "target-swap", action="sell", target_size="-0.5")["intents"] == 2  # close 1, open 0.5 short
     drain_queues()
     assert position() == Decimal("-0.5")
+
+
+def test_a_perpetual_round_trip_settles_its_realised_pnl_into_the_balance(client, db):
+    post(client, db, "open", action="buy", price="100")
+    drain_queues()
+    post(client, db, "close", action="exit", price="110")
+    drain_queues()
+    with unit_of_work() as session:
+        usdt = session.execute(select(BalanceRecord.total).where(BalanceRecord.currency == "USDT")).scalar_one()
+    assert usdt == Decimal("10000") - Decimal("0.1") + Decimal("10") - Decimal("0.11")  # fees 0.1% each way

@@ -2,8 +2,9 @@
 in the fill's transaction, so fill, balances, order state and position commit together.
 
 A spot buy pays notional + fee in the quote currency and receives the base; a spot sell
-gives the base and receives notional − fee; a derivative fill pays only its fee here (its
-realised PnL is booked with the position). A balance that would go below zero raises
+gives the base and receives notional − fee; a derivative fill settles its realised PnL net of
+its fee into the quote balance (an opening fill: − fee; a closing one: the PnL it closed − fee),
+as a linear perpetual's wallet balance moves. A balance that would go below zero raises
 ``OrderRejected`` ("insufficient funds …") and the caller's transaction rolls back.
 """
 
@@ -24,12 +25,14 @@ from app.persistence.models import BalanceRecord
 STORED = Decimal("1e-18")  # balances are NUMERIC(38, 18)
 
 
-def book_fill(session: Session, account_id: uuid.UUID, symbol: str, side: OrderSide, trade: Trade) -> None:
-    """Move the account's balances for one new fill (see the module). Raises ``OrderRejected``."""
+def book_fill(session: Session, account_id: uuid.UUID, symbol: str, side: OrderSide, trade: Trade,
+              realized: Decimal = Decimal(0)) -> None:
+    """Move the account's balances for one new fill (see the module); ``realized`` is the PnL
+    the fill realised net of its fee (quote), as the ledger computed it. Raises ``OrderRejected``."""
     base, quote = base_quote(symbol)
     with localcontext(MONEY_CONTEXT):
         fee = trade.fee * trade.price if trade.fee_currency == base else trade.fee
-        deltas = {quote: -fee}
+        deltas = {quote: realized if is_derivative(symbol) else -fee}
         if not is_derivative(symbol):
             sign = 1 if side == OrderSide.BUY else -1
             deltas[quote] -= sign * trade.quantity * trade.price

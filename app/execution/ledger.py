@@ -117,8 +117,9 @@ def _apply_venue_order(session: Session, order: OrderRecord, venue: str, result:
     if result.venue_order_id:
         order.venue_order_id = result.venue_order_id
     for trade in result.trades:
-        if _record_fill(session, order, venue, trade) and books_balances:
-            balances.book_fill(session, order.account_id, order.symbol, OrderSide(order.side), trade)
+        realized = _record_fill(session, order, venue, trade)
+        if realized is not None and books_balances:
+            balances.book_fill(session, order.account_id, order.symbol, OrderSide(order.side), trade, realized)
     current, target = OrderStatus(order.status), result.status
     if current in TERMINAL or not _reachable(current, target, order.filled_quantity, result.filled_quantity):
         return current
@@ -228,8 +229,9 @@ def _locked(session: Session, order_id: uuid.UUID) -> OrderRecord:
     ).scalar_one()
 
 
-def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade) -> bool:
-    """Record one trade of ``order`` and move its position; False if it was recorded before."""
+def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade) -> Decimal | None:
+    """Record one trade of ``order`` and move its position; the PnL it realised (quote, net of
+    its fee), or None if it was recorded before."""
     position = _locked_position(session, order)
     state, realized = apply_fill(
         PositionState(position.quantity, position.average_price, position.realized_pnl),
@@ -259,14 +261,14 @@ def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade)
         .returning(FillRecord.id)
     ).scalar_one_or_none()
     if fill_id is None:
-        return False  # this trade was recorded before: the position stays as it was
+        return None  # this trade was recorded before: the position stays as it was
     position.quantity, position.average_price, position.realized_pnl = state.quantity, state.average_price, state.realized_pnl
     notify_on_commit(session, "fill", {
         "account_id": order.account_id, "venue": venue, "symbol": order.symbol, "side": order.side,
         "quantity": trade.quantity, "price": trade.price, "fee": trade.fee, "fee_currency": trade.fee_currency,
         "realized_pnl": realized, "client_order_id": order.client_order_id,
     })
-    return True
+    return realized
 
 
 def _locked_position(session: Session, order: OrderRecord) -> PositionRecord:
