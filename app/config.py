@@ -80,6 +80,9 @@ class Settings(BaseSettings, FileConfig):
     )
     order_max_sends: int = Field(default=3, ge=1, description="Sends of one order (same client order id) before giving up.")
     market_refresh_seconds: float = Field(default=3600.0, gt=0, description="Reload a venue's markets after this age.")
+    markets_wait_seconds: float = Field(
+        default=5.0, ge=0, le=30,
+        description="A signal for a venue whose markets are not stored yet waits this long for the worker to load them.")
     reconcile_interval_seconds: float = Field(default=15.0, gt=0, description="Reconciler pass interval (scheduler).")
     breaker_failure_threshold: int = Field(default=5, ge=1, description="Consecutive venue failures that open its breaker.")
     breaker_probe_interval_seconds: float = Field(default=30.0, ge=0, description="Probe an open breaker this often (0: every scheduler pass).")

@@ -2,7 +2,9 @@
 unified structures, read by risk for precision and limits) and balance snapshots.
 
 Markets are loaded once per worker process and again after ``market_refresh_seconds``; each
-load replaces the venue's rows in ``markets`` (keyed by venue and symbol). Balances of a real
+load replaces the venue's rows in ``markets`` (keyed by venue and symbol). A venue with none
+stored is loaded on request too (``load_markets_if_missing``: ingest asks when a signal finds
+none, ``app.ingest.market_wait``), and ``market_states`` is what ``/readyz`` reports. Balances of a real
 venue are a snapshot of its totals (the paper venue's balances are its own book and are
 never overwritten).
 """
@@ -12,12 +14,12 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, literal_column, select, union, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.db import unit_of_work
 from app.execution.venues.base import Venue
-from app.persistence.models import BalanceRecord, MarketRecord
+from app.persistence.models import Account, BalanceRecord, MarketRecord
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,40 @@ def refresh_markets_if_stale(venue: Venue) -> int:
     if not venue.markets_stale():
         return 0
     return store_markets(venue.name, venue.load_markets())
+
+
+def load_markets_if_missing(venue: Venue) -> int:
+    """Load and store the venue's markets when none are stored (whatever this process
+    believes), else as ``refresh_markets_if_stale``. Returns how many were stored; raises
+    ``TemporaryVenueError``."""
+    with unit_of_work() as session:
+        stored = session.execute(select(func.count()).where(MarketRecord.venue == venue.name)).scalar_one()
+    if stored:
+        return refresh_markets_if_stale(venue)
+    return store_markets(venue.name, venue.load_markets())
+
+
+def market_states() -> dict[str, dict[str, object]]:
+    """Per venue an account trades on (``paper`` needs no markets) or with markets stored:
+    ``{"markets": N, "loaded_at": ISO-8601 UTC or None, "state": "loaded" | "not loaded"}``."""
+    M = MarketRecord
+    venues = union(
+        select(Account.venue.label("venue")).where(Account.venue != "paper"),
+        select(M.venue.label("venue")),
+    ).subquery()
+    query = (
+        select(venues.c.venue, func.count(M.id), func.max(M.updated_at))
+        .select_from(venues.outerjoin(M, M.venue == venues.c.venue))
+        .group_by(venues.c.venue)
+        .order_by(literal_column("1"))
+    )
+    with unit_of_work() as session:
+        rows = session.execute(query).all()
+    return {
+        venue: {"markets": count, "loaded_at": loaded_at.isoformat() if loaded_at else None,
+                "state": "loaded" if count else "not loaded"}
+        for venue, count, loaded_at in rows
+    }
 
 
 def store_markets(venue_name: str, markets: dict[str, dict]) -> int:

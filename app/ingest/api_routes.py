@@ -1,8 +1,8 @@
 """Signal endpoints for programs: canonical signals, ML predictions and the dry run.
 
 ``Authorization: Bearer <api key>`` (``POST /api/v1/api-keys`` makes one), optionally signed
-(``app.ingest.auth``). Thin: authenticate, pick the strategy, hand the raw bytes to
-``service.ingest`` (or ``dry_run``), answer. The admin token never sends signals here, and an
+(``app.ingest.auth``). Thin: authenticate, pick the strategy, hand the body to
+``entry.ingest_request`` (or ``entry.dry_run_request``), which decodes it once; answer. The admin token never sends signals here, and an
 API key never passes the admin guard.
 
 Answers: 202 ``SignalAnswer``; 401 missing/unknown/revoked key or bad signature; 403 a
@@ -13,7 +13,6 @@ several; 408 a body slower than 10 s; 413 above 64 KiB; 422 unparseable (recorde
 ``duplicate`` and places nothing.
 """
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -26,11 +25,9 @@ from sqlalchemy.orm import Session
 from app.bootstrap import DEFAULT_STRATEGY
 from app.db import get_sessionmaker
 from app.domain.enums import Source
-from app.ingest import parsers, service
 from app.ingest.auth import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    Caller,
     Credentials,
     authenticate,
     bearer,
@@ -38,14 +35,11 @@ from app.ingest.auth import (
     identify,
     replay_key,
     resolve_strategy,
-    settle_signature,
-    strategy_named,
-    touch_last_used,
+    strategy_in,
 )
-from app.ingest.routes import UNSTORABLE, DialectQuery, SignalAnswer, read_body, respond
-from app.ingest.service import InvalidSignal
-from app.persistence.repositories import StrategyRef
-from app.risk.dry_run import dry_run
+from app.ingest.entry import Admit, Admitted, dry_run_request, ingest_request
+from app.ingest.received import Received
+from app.ingest.routes import DialectQuery, SignalAnswer, read_body, respond
 from app.serialize import jsonable
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
@@ -190,56 +184,26 @@ async def post_prediction(request: Request, credentials: CredentialsDep, strateg
 def _ingest(
     body: bytes, credentials: Credentials, strategy_query: str | None, source: Source, dialect: str, content_type: str | None
 ) -> JSONResponse:
-    """Authenticate and ingest in one transaction; nothing is written when authentication fails.
-    A signed request seen before is recorded as a ``duplicate``; a value PostgreSQL refuses
-    makes the request ``invalid`` (recorded in a second transaction)."""
-    now = datetime.now(UTC)
-    secrets = tuple(t for t in (bearer(credentials.authorization),) if t)
-    session = get_sessionmaker()()
-    caller: Caller | None = None
-    strategy: StrategyRef | None = None
-    claim: str | None = None
-    outcome: service.IngestResult | InvalidSignal
-    try:
-        try:
-            with session.begin():
-                caller = authenticate(session, credentials, body, now)
-                strategy = resolve_strategy(session, caller, strategy_named(strategy_query, body), credentials)
-                outcome, claim = _ingest_once(session, caller, strategy, body, credentials, source, dialect,
-                                              content_type, secrets)
-        except UNSTORABLE as e:
-            if strategy is None:
-                raise
-            outcome = service.record_unstorable(strategy, body, e, source=source, content_type=content_type,
-                                                secrets=secrets)
-    except BaseException:
-        if claim is not None:
-            settle_signature(claim, None)
-        raise
-    finally:
-        session.close()
-    if claim is not None:
-        settle_signature(claim, outcome.signal_id)
-    touch_last_used(caller.key_id if caller else None, now)
+    received = Received.read(body, source=source, content_type=content_type, dialect=dialect)
+    outcome = ingest_request(received, _by_api_key(credentials, strategy_query))
+    assert outcome is not None, "an API key's admit refuses by raising"
     return respond(outcome)
 
 
-def _ingest_once(
-    session: Session, caller: Caller, strategy: StrategyRef, body: bytes, credentials: Credentials, source: Source,
-    dialect: str, content_type: str | None, secrets: tuple[str, ...],
-) -> tuple[service.IngestResult | InvalidSignal, str | None]:
-    """Ingest unless the signed request was seen (then record a duplicate). Returns the
-    outcome and the replay claim this request holds (settled by the caller), if any."""
-    claim = replay_key(caller.key_id, credentials) if caller.key_id else None
-    seen = claim_signature(claim) if claim else None
-    if seen is not None:
-        return service.record_replay(session, strategy, body, seen, source=source, content_type=content_type,
-                                     secrets=secrets), None
-    try:
-        return service.ingest(session, strategy, body, source=source, content_type=content_type, dialect=dialect,
-                              secrets=secrets), claim
-    except InvalidSignal as e:
-        return e, claim
+def _by_api_key(credentials: Credentials, strategy_query: str | None) -> Admit:
+    """Admit a request by its API key (signature checked) for the strategy it names; a
+    signed request claims its signature, and one seen before is admitted as a replay."""
+    def admit(session: Session, received: Received) -> Admitted:
+        caller = authenticate(session, credentials, received.body, received.received_at)
+        strategy = resolve_strategy(session, caller, strategy_in(strategy_query, received.data), credentials)
+        secrets = tuple(t for t in (bearer(credentials.authorization),) if t)
+        claim = replay_key(caller.key_id, credentials) if caller.key_id else None
+        seen = claim_signature(claim) if claim else None
+        if seen is not None:
+            return Admitted(strategy, secrets, caller.key_id, replay_of=seen)
+        return Admitted(strategy, secrets, caller.key_id, claim=claim)
+
+    return admit
 
 
 @router.post(
@@ -267,15 +231,12 @@ async def post_dry_run(
 
 
 def _dry_run(body: bytes, credentials: Credentials, strategy_query: str | None, dialect: str | None) -> dict[str, Any]:
-    session = get_sessionmaker()()
-    try:
-        caller = authenticate(session, credentials, body, datetime.now(UTC), allow_admin=True)
-        named = strategy_named(strategy_query, body)
-        strategy = resolve_strategy(session, caller, named, credentials, default=DEFAULT_STRATEGY if caller.is_admin else None)
-        signal = parsers.parse(body, datetime.now(UTC), dialect=dialect).signal
-        signal = signal.model_copy(update={"source": Source.REST, "strategy": strategy.name})
-        service.check_signal(signal, strategy)
-        return dry_run(session, strategy, signal)
-    finally:
-        session.rollback()
-        session.close()
+    received = Received.read(body, source=Source.REST, dialect=dialect)
+
+    def admit(session: Session, received: Received) -> Admitted:
+        caller = authenticate(session, credentials, received.body, received.received_at, allow_admin=True)
+        named = strategy_in(strategy_query, received.data)
+        default = DEFAULT_STRATEGY if caller.is_admin else None
+        return Admitted(resolve_strategy(session, caller, named, credentials, default=default))
+
+    return dry_run_request(received, admit)

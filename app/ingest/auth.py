@@ -267,14 +267,20 @@ def _strategy_by_id(session: Session, strategy_id: str) -> StrategyRef | None:
 
 
 def strategy_named(query: str | None, body: bytes) -> str | None:
-    """The strategy named by ``?strategy=`` or by a string ``strategy`` field of a JSON body.
-
-    Raises ``IngestError`` (field ``strategy``) when both name one and they differ.
-    """
+    """``strategy_in`` of a raw body (decoded here; ingest passes its decoded body instead)."""
     try:
         data: Any = decode(body)
     except SignalParseError:
         data = None
+    return strategy_in(query, data)
+
+
+def strategy_in(query: str | None, data: dict[str, Any] | str | None) -> str | None:
+    """The strategy named by ``?strategy=`` or by a string ``strategy`` field of a decoded JSON
+    body (``data``; None when the body could not be decoded).
+
+    Raises ``IngestError`` (field ``strategy``) when both name one and they differ.
+    """
     field = data.get("strategy") if isinstance(data, dict) else None
     in_body = field.strip() if isinstance(field, str) and field.strip() else None
     query = query.strip() if query and query.strip() else None

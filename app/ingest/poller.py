@@ -3,8 +3,8 @@
 For each ``[pollers.NAME]`` of the TOML file (``app.config_file.PollerConfig``) and each of its
 markets: ``GET {base_url}/v1/predictions?symbol=&timeframe=`` with ``Authorization: Bearer``
 the key from the environment variable ``api_key_env`` (httpx), then the answer goes through
-``service.ingest`` as a ``prediction`` signal of the poller's strategy, exactly as if it had
-been posted to ``/api/v1/predictions``. The prediction's idempotency key is derived from its
+``entry.ingest_request`` as a ``prediction`` signal of the poller's strategy, exactly as if it
+had been posted to ``/api/v1/predictions``. The prediction's idempotency key is derived from its
 symbol, timeframe, prediction and timestamp, so an answer already recorded is skipped without
 a new row and re-polling never trades twice.
 
@@ -18,22 +18,20 @@ The scheduler calls ``poll_once(config, now, last_polled=state)`` on every tick 
 import logging
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config_file import FileConfig, PollerConfig, PollerMarket
-from app.db import unit_of_work
 from app.domain.enums import SignalStatus, Source
-from app.errors import AppError, SignalParseError
-from app.ingest import parsers, service
+from app.errors import AppError
 from app.ingest.auth import strategy_by_name
+from app.ingest.entry import Admit, Admitted, ingest_request
 from app.ingest.parsers.body import MAX_BODY_BYTES
-from app.ingest.service import IngestResult, InvalidSignal
-from app.persistence.models import SignalRecord
-from app.persistence.repositories import StrategyRef
+from app.security.bounded import get_bounded
+from app.ingest.received import Received
+from app.ingest.service import InvalidSignal
 
 log = logging.getLogger(__name__)
 
@@ -92,40 +90,35 @@ def _fetch(name: str, poller: PollerConfig, market: PollerMarket, client: httpx.
     """The answer's raw bytes, or None (logged) for a transport error, a non-2xx answer or a
     body above 64 KiB."""
     url = poller.base_url.rstrip("/") + "/v1/predictions"
-    try:
-        response = client.get(url, params={"symbol": market.symbol, "timeframe": market.timeframe})
+    try:  # read as a stream, cut at the limit: never the whole answer before the size check
+        response = get_bounded(client, url, limit=MAX_BODY_BYTES, params={"symbol": market.symbol,
+                                                                            "timeframe": market.timeframe})
     except httpx.HTTPError as e:
         log.warning("poller %s: %s %s: %s", name, market.symbol, market.timeframe, type(e).__name__)
         return None
     if not response.is_success:
         log.warning("poller %s: %s %s: HTTP %s", name, market.symbol, market.timeframe, response.status_code)
         return None
-    if len(response.content) > MAX_BODY_BYTES:
+    if response.content is None:
         log.warning("poller %s: %s %s: answer of %s bytes is above the 64 KiB limit",
-                    name, market.symbol, market.timeframe, len(response.content))
+                    name, market.symbol, market.timeframe, response.size)
         return None
     return response.content
 
 
 def _ingest(name: str, poller: PollerConfig, market: PollerMarket, body: bytes) -> bool:
-    """Ingest one answer; True if a new signal row was written."""
-    with unit_of_work() as session:
-        strategy = strategy_by_name(session, poller.strategy)
-        if strategy is None:
-            log.error("poller %s: no enabled strategy %r; create it or fix pollers.%s.strategy",
-                      name, poller.strategy, name)
-            return False
-        if _already_recorded(session, strategy, body):
-            return False
-        try:
-            outcome: IngestResult | InvalidSignal = service.ingest(
-                session, strategy, body, source=Source.PREDICTION, content_type="application/json", dialect=DIALECT
-            )
-        except InvalidSignal as e:
-            outcome = e
-        except AppError as e:
-            log.warning("poller %s: %s %s: %s", name, market.symbol, market.timeframe, e.message)
-            return False
+    """Ingest one answer; True if a new signal row was written. An answer whose idempotency
+    key is already recorded is skipped without a new row, so re-polling an unchanged
+    prediction never trades twice. (A prediction without a timestamp gets a key from the
+    time it was received, so each poll records it anew.)"""
+    received = Received.read(body, source=Source.PREDICTION, content_type="application/json", dialect=DIALECT)
+    try:
+        outcome = ingest_request(received, _by_name(name, poller), skip_recorded=True)
+    except AppError as e:
+        log.warning("poller %s: %s %s: %s", name, market.symbol, market.timeframe, e.message)
+        return False
+    if outcome is None:
+        return False
     if isinstance(outcome, InvalidSignal):
         log.warning("poller %s: %s %s: invalid prediction (signal %s): %s",
                     name, market.symbol, market.timeframe, outcome.signal_id, outcome.message)
@@ -133,18 +126,14 @@ def _ingest(name: str, poller: PollerConfig, market: PollerMarket, body: bytes) 
     return outcome.status != SignalStatus.DUPLICATE
 
 
-def _already_recorded(session: Session, strategy: StrategyRef, body: bytes) -> bool:
-    """True when this prediction's idempotency key is already a signal of ``strategy``, so a
-    re-poll of an unchanged prediction writes no duplicate row. (A prediction without a
-    timestamp gets a key from the time it was received, so each poll records it anew.)"""
-    try:
-        key = parsers.parse(body, datetime.now(UTC), dialect=DIALECT).signal.idempotency_key
-    except SignalParseError:
-        return False
-    return session.execute(
-        select(SignalRecord.id).where(
-            SignalRecord.source == Source.PREDICTION.value,
-            SignalRecord.strategy_id == strategy.id,
-            SignalRecord.idempotency_key == key,
-        )
-    ).first() is not None
+def _by_name(name: str, poller: PollerConfig) -> Admit:
+    """Admit the answer as a signal of the poller's strategy (dropped, logged, when it is gone)."""
+    def admit(session: Session, received: Received) -> Admitted | None:
+        strategy = strategy_by_name(session, poller.strategy)
+        if strategy is None:
+            log.error("poller %s: no enabled strategy %r; create it or fix pollers.%s.strategy",
+                      name, poller.strategy, name)
+            return None
+        return Admitted(strategy)
+
+    return admit

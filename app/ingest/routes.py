@@ -1,5 +1,5 @@
-"""Webhook endpoints. Thin: authenticate, read the body, hand the raw bytes to
-``service.ingest``, answer.
+"""Webhook endpoints. Thin: authenticate, read the body, hand it to ``entry.ingest_request``
+(which decodes it once), answer.
 
 A URL token is checked before the body is read; the body is read as a stream and never
 beyond 64 KiB + 1 byte (413) or ``BODY_READ_SECONDS`` (408), so an unknown or hostile
@@ -18,24 +18,22 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.requests import ClientDisconnect
 
 from app.db import get_sessionmaker
 from app.domain.enums import SignalStatus, Source
 from app.errors import AuthenticationFailed, ClientDisconnected, PayloadTooLarge, RequestTimeout
-from app.ingest import service
 from app.ingest.auth import Credentials, deny, require_tradingview_sender
-from app.ingest.parsers.body import MAX_BODY_BYTES, body_secret
+from app.ingest.entry import UNSTORABLE, Admit, Admitted, Outcome, ingest_request  # noqa: F401 (UNSTORABLE re-exported)
+from app.ingest.parsers.body import MAX_BODY_BYTES
+from app.ingest.received import Received
 from app.ingest.service import IngestResult, InvalidSignal
 from app.persistence.repositories import StrategyRef, strategy_by_token
 
 log = logging.getLogger(__name__)
 # The whole body must arrive within this many seconds of the handler asking for it.
 BODY_READ_SECONDS = 10.0
-# What PostgreSQL or its driver refuse to store: the request is then recorded as invalid.
-UNSTORABLE = (DataError, UnicodeError)
 _LENGTH = re.compile(r"[0-9]{1,18}")
 
 # The allowlist (off by default) refuses other senders before the body is read.
@@ -122,13 +120,7 @@ async def tradingview_webhook(token: str, request: Request, dialect: DialectQuer
 )
 async def tradingview_webhook_body_secret(request: Request, dialect: DialectQuery = None) -> JSONResponse:
     body = await read_body(request)
-    secret = body_secret(body)
-    if not secret:
-        deny(AuthenticationFailed, "no strategy secret: put the token in the URL or in a 'passphrase' field",
-             Credentials(None, client=_client(request)))
-    return await run_in_threadpool(
-        _handle, body, request.headers.get("content-type"), dialect, secret, _client(request)
-    )
+    return await run_in_threadpool(_handle, body, request.headers.get("content-type"), dialect, None, _client(request))
 
 
 def _client(request: Request) -> str | None:
@@ -143,32 +135,29 @@ def _known_token(token: str, client: str | None) -> None:
         session.close()
 
 
-def _handle(body: bytes, content_type: str | None, dialect: str | None, token: str, client: str | None) -> JSONResponse:
-    session = get_sessionmaker()()
-    strategy: StrategyRef | None = None
-    outcome: IngestResult | InvalidSignal
-    try:
-        with session.begin():
-            strategy = _authenticate(session, token, client)
-            try:
-                outcome = service.ingest(
-                    session, strategy, body, source=Source.TRADINGVIEW, content_type=content_type, dialect=dialect,
-                    secrets=(token,),
-                )
-            except InvalidSignal as e:
-                outcome = e
-    except UNSTORABLE as e:
-        if strategy is None:
-            raise
-        outcome = service.record_unstorable(
-            strategy, body, e, source=Source.TRADINGVIEW, content_type=content_type, secrets=(token,)
-        )
-    finally:
-        session.close()
+def _handle(body: bytes, content_type: str | None, dialect: str | None, token: str | None,
+            client: str | None) -> JSONResponse:
+    """Ingest a webhook whose strategy is named by ``token`` (from the URL), or with ``token``
+    None by the secret in its body (401 when it has none)."""
+    received = Received.read(body, source=Source.TRADINGVIEW, content_type=content_type, dialect=dialect)
+    secret = token if token is not None else received.secret()
+    if not secret:
+        deny(AuthenticationFailed, "no strategy secret: put the token in the URL or in a 'passphrase' field",
+             Credentials(None, client=client))
+    outcome = ingest_request(received, _by_token(secret, client))
+    assert outcome is not None, "a webhook's admit refuses by raising"
     return respond(outcome)
 
 
-def respond(outcome: IngestResult | InvalidSignal) -> JSONResponse:
+def _by_token(token: str, client: str | None) -> Admit:
+    """Admit the request of the strategy whose token (URL or body secret) is ``token``."""
+    def admit(session: Session, received: Received) -> Admitted:
+        return Admitted(_authenticate(session, token, client), secrets=(token,))
+
+    return admit
+
+
+def respond(outcome: Outcome) -> JSONResponse:
     """After commit (which dispatched the signal's events): 422 with the recorded invalid
     signal's id, else 202."""
     if isinstance(outcome, InvalidSignal):

@@ -21,15 +21,18 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from app.domain.enums import Action, IntentStatus, SignalStatus, Source
+from app.domain.enums import Action, IntentStatus, SignalStatus
 from app.domain.intents import RiskDecision, client_order_id_for
 from app.domain.signal import Signal
 from app.errors import SignalParseError
 from app import events
 from app.events import Emitted
-from app.ingest import outbox, parsers
+from app.ingest import outbox
 from app.db import unit_of_work
+from app.ingest.market_wait import wait_for_markets
+from app.ingest.parsers import Parsed
 from app.ingest.parsers.body import redact, redact_decoded, redact_secrets, storable
+from app.ingest.received import Received
 from app.notify import notify_on_commit
 from app.persistence.models import SignalRecord
 from app.persistence.repositories import StrategyRef
@@ -70,35 +73,59 @@ class InvalidSignal(SignalParseError):
 def ingest(
     session: Session,
     strategy: StrategyRef,
-    body: bytes,
+    received: Received,
     *,
-    source: Source,
-    content_type: str | None = None,
-    dialect: str | None = None,
     secrets: Iterable[str] = (),
-) -> IngestResult:
+    skip_recorded: bool = False,
+) -> IngestResult | None:
     """Record, parse, decide and write intents in the caller's transaction (``session``
     must be inside ``begin()``); the caller commits (which dispatches the events). ``secrets``:
-    the credentials the request authenticated with, redacted wherever they appear.
+    the credentials the request authenticated with, redacted wherever they appear. With
+    ``skip_recorded`` a signal whose idempotency key is already recorded for the strategy
+    writes nothing and returns None (the poller re-reading an unchanged prediction).
+
+    Before the decision's lock, a signal for a venue with no markets stored waits for them
+    (bounded, ``app.ingest.market_wait``); it is rejected with that reason if none arrive.
 
     Raises ``InvalidSignal`` after recording an unparseable body or a signal with a field
     too long to store (the caller must commit it).
     """
     secrets = tuple(secrets)
-    record = _new_record(strategy, source, content_type)
+    record = _new_record(strategy, received)
     try:
-        parsed = parsers.parse(body, record.received_at, dialect=dialect)
-        signal = parsed.signal.model_copy(update={"source": source, "strategy": strategy.name})
-        check_signal(signal, strategy)
+        parsed, signal = parse_signal(received, strategy)
     except SignalParseError as e:
-        raise _invalid(session, record, redact(body, secrets), e, secrets) from e
-    record.raw_body = redact_decoded(parsed.data, body, secrets)  # the body is parsed once
+        raise _invalid(session, record, redact(received.body, secrets), e, secrets) from e
+    if skip_recorded and _recorded(session, record, signal):
+        return None
+    record.raw_body = redact_decoded(parsed.data, received.body, secrets)
+    missing = wait_for_markets(session, strategy.account_id)
     loaded = load_context(
         session, strategy.account_id, strategy.id, signal,
         account_wide=strategy.account_wide_lock, reads=strategy.risk_reads,
     )
     decision = evaluate(loaded.context)
+    if missing is not None:
+        decision = missing.explain(decision)
     return _record(session, record, signal, loaded, decision, secrets)
+
+
+def parse_signal(received: Received, strategy: StrategyRef) -> tuple[Parsed, Signal]:
+    """The request's canonical signal for ``strategy`` (source and strategy set), checked
+    as ingest and the dry run require (``check_signal``). Raises ``SignalParseError``."""
+    parsed = received.parse()
+    signal = parsed.signal.model_copy(update={"source": received.source, "strategy": strategy.name})
+    check_signal(signal, strategy)
+    return parsed, signal
+
+
+def _recorded(session: Session, record: SignalRecord, signal: Signal) -> bool:
+    """True when ``signal``'s idempotency key is already a signal of the record's strategy
+    and source. (A prediction without a timestamp gets a key from the time it was received,
+    so each poll records it anew.)"""
+    return session.connection().execute(
+        _FIND_ORIGINAL, {"source": record.source, "strategy_id": record.strategy_id, "key": signal.idempotency_key}
+    ).first() is not None
 
 
 def check_signal(signal: Signal, strategy: StrategyRef) -> None:
@@ -118,10 +145,11 @@ def check_signal(signal: Signal, strategy: StrategyRef) -> None:
             raise SignalParseError(f"{name} is {len(value)} characters; the limit is {limit}", field=name)
 
 
-def _new_record(strategy: StrategyRef, source: Source, content_type: str | None) -> SignalRecord:
+def _new_record(strategy: StrategyRef, received: Received) -> SignalRecord:
     limit = SignalRecord.content_type.type.length or 128
+    content_type = received.content_type
     return SignalRecord(
-        id=uuid.uuid4(), source=source.value, strategy_id=strategy.id, received_at=datetime.now(UTC),
+        id=uuid.uuid4(), source=received.source.value, strategy_id=strategy.id, received_at=received.received_at,
         content_type=storable(content_type)[:limit] if content_type is not None else None,
     )
 
@@ -137,8 +165,7 @@ def _invalid(
 
 
 def record_unstorable(
-    strategy: StrategyRef, body: bytes, error: Exception, *, source: Source, content_type: str | None,
-    secrets: Iterable[str] = (),
+    strategy: StrategyRef, received: Received, error: Exception, *, secrets: Iterable[str] = ()
 ) -> "InvalidSignal":
     """Record, in a new transaction, a request whose ingest PostgreSQL refused (a value it
     cannot store: ``DataError``, an encoding error), as ``invalid`` with the redacted raw body.
@@ -150,22 +177,21 @@ def record_unstorable(
         f"{str(error).splitlines()[0][:200] if str(error) else 'no detail'})", field="body",
     )
     with unit_of_work() as session:
-        record = _new_record(strategy, source, content_type)
-        return _invalid(session, record, redact(body, secrets), problem, secrets)
+        record = _new_record(strategy, received)
+        return _invalid(session, record, redact(received.body, secrets), problem, secrets)
 
 
 def record_replay(
-    session: Session, strategy: StrategyRef, body: bytes, original: str, *, source: Source,
-    content_type: str | None, secrets: Iterable[str] = (),
+    session: Session, strategy: StrategyRef, received: Received, original: str, *, secrets: Iterable[str] = ()
 ) -> IngestResult:
     """Record a replayed signed request as ``duplicate`` (nothing decided, nothing queued) and
     answer with the original's signal id when ``original`` is one (else with this row's id)."""
-    record = _new_record(strategy, source, content_type)
+    record = _new_record(strategy, received)
     try:
         original_id: uuid.UUID | None = uuid.UUID(original)
     except ValueError:
         original_id = None
-    record.raw_body = redact(body, secrets)
+    record.raw_body = redact(received.body, secrets)
     record.status = SignalStatus.DUPLICATE.value
     record.reason = (f"duplicate of signal {original_id} (the same signed request: API key, timestamp and signature)"
                      if original_id else "duplicate of a signed request still being processed (same API key, "

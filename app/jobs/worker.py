@@ -2,7 +2,8 @@
 per job, one venue instance per account (and its markets and rate limiter) for the process's
 life. At start it loads the markets of every account it serves into the ``markets`` table and
 writes their balance snapshots; afterwards markets are reloaded when older than
-``market_refresh_seconds`` (checked before each order). Jobs are read as JSON only
+``market_refresh_seconds`` (checked before each order), and on request (``load_markets``, a
+job ingest queues when a signal finds none of its venue's markets stored). Jobs are read as JSON only
 (``JOB_SERIALIZER``): a pickled job in Redis is never unpickled."""
 
 import logging
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from app.db import unit_of_work
 from app.errors import AppError
-from app.execution.markets import refresh_markets_if_stale, snapshot_balances
+from app.execution.markets import load_markets_if_missing, refresh_markets_if_stale, snapshot_balances
 from app.execution.venues.registry import venue_for
 from app.jobs import relay
 from app.jobs.queue import JOB_SERIALIZER, get_queue, get_redis
@@ -44,6 +45,21 @@ def warm_up(venues: list[str]) -> None:
             snapshot_balances(venue, account_id)
         except AppError as e:
             log.warning("warm-up of account %s failed (%s): %s", name, type(e).__name__, e.message)
+
+
+def load_markets(venue: str) -> int:
+    """RQ job on ``venue``'s queue (``app.ingest.market_wait.request_markets``): store the
+    venue's markets if none are, through the first account trading on it. Returns how many
+    were stored (0: already stored, or no account on ``venue``). Raises ``TemporaryVenueError``
+    (RQ records the failure; the next signal asks again)."""
+    with unit_of_work() as session:
+        account_id = session.execute(
+            select(Account.id).where(Account.venue == venue).order_by(Account.name).limit(1)
+        ).scalar_one_or_none()
+    if account_id is None:
+        log.warning("markets of %s requested, but no account trades on it", venue)
+        return 0
+    return load_markets_if_missing(venue_for(account_id))
 
 
 def run_worker(venues: list[str] | None = None, *, burst: bool = False) -> int:

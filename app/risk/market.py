@@ -69,7 +69,7 @@ def market_view(session: Session, account_id: uuid.UUID, signal: Signal, *, wait
         quote, reason = cache.usable_quote(source, signal.symbol, max_age)
         if quote is None:
             cache.request(source, signal.symbol)
-            if wait and _needs_market_price(signal):
+            if wait and _needs_market_price(signal) and _streaming(source):
                 quote, reason = cache.wait_for_quote(source, signal.symbol, max_age, FIRST_QUOTE_WAIT_SECONDS)
     except Exception as e:  # Redis down: decide on the signal's own price
         log.warning("market data not read: %s", e)
@@ -115,6 +115,12 @@ def deviation_bps(price: Decimal, quote: Quote) -> tuple[Decimal, Decimal] | Non
         return None
     with localcontext(MONEY_CONTEXT):
         return abs(price - mid) / mid * 10_000, mid
+
+
+def _streaming(source: str) -> bool:
+    """A market-data process reports this source alive (streaming or polling): only then is a
+    first quote worth waiting for; offline, the decision goes on at once with the reason."""
+    return cache.status(source).get("mode") in ("stream", "poll")
 
 
 def _needs_market_price(signal: Signal) -> bool:

@@ -1,8 +1,9 @@
 """One parser per alert dialect, each a pure function from the decoded body to a ``Signal``.
 
-``parse(body)`` decodes the raw bytes (whatever the Content-Type), picks the dialect (or
-uses the one forced by ``?dialect=``) and returns the canonical signal. Every failure is a
-``SignalParseError`` naming the field and the problem; no other exception escapes.
+``decode_body(body)`` decodes the raw bytes (whatever the Content-Type); ``parse_decoded``
+picks the dialect (or uses the one forced by ``?dialect=``) and returns the canonical signal;
+``parse(body)`` is both. Ingest decodes each request once (``app.ingest.received``). Every
+failure is a ``SignalParseError`` naming the field and the problem; no other exception escapes.
 """
 
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ from typing import Any, Protocol
 from app.domain.signal import Signal
 from app.errors import SignalParseError
 from app.ingest.parsers import octobot, okx, prediction, threecommas, tradewire, traderspost, tradingview
-from app.ingest.parsers.body import decode, json_error
+from app.ingest.parsers import body as _body
+from app.ingest.parsers.body import json_error
 
 
 class Dialect(Protocol):
@@ -38,16 +40,32 @@ class Parsed:
 
 
 def parse(body: bytes, received_at: datetime, *, dialect: str | None = None) -> Parsed:
-    """Parse raw bytes into a canonical signal.
+    """Parse raw bytes into a canonical signal: ``parse_decoded(decode_body(body), ...)``.
+
+    Raises ``SignalParseError`` as ``decode_body`` and ``parse_decoded`` do.
+    """
+    return parse_decoded(decode_body(body), received_at, dialect=dialect)
+
+
+def decode_body(body: bytes) -> dict[str, Any] | str:
+    """``body.decode`` (a JSON object, else normalised text), whatever the Content-Type.
+
+    Raises ``SignalParseError`` (field ``body`` or the JSON field at fault) for a body that
+    cannot be a signal: empty, not UTF-8, a NUL, a lone surrogate, nested too deeply.
+    """
+    try:
+        return _body.decode(body)  # looked up on the module: one place to count or replace it
+    except RecursionError:  # json.loads on a body nested hundreds of levels deep
+        raise SignalParseError("the body is nested too deeply to read", field="body") from None
+
+
+def parse_decoded(data: dict[str, Any] | str, received_at: datetime, *, dialect: str | None = None) -> Parsed:
+    """The canonical signal of an already decoded body (``decode_body``).
 
     ``received_at`` (UTC) stands in for the signal time in the idempotency key of dialects
     that carry no time. Raises ``SignalParseError``: for an unknown forced dialect, a body no
     dialect claims (the message lists those tried), or a claimed body with a bad field.
     """
-    try:
-        data = decode(body)
-    except RecursionError:  # json.loads on a body nested hundreds of levels deep
-        raise SignalParseError("the body is nested too deeply to read", field="body") from None
     if dialect is not None:
         chosen = DIALECTS.get(dialect)
         if chosen is None:

@@ -14,9 +14,13 @@ reads canonical signals posted to ``/api/v1/signals`` (there the marker is optio
 """
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
+
 from app.domain.enums import Action, OrderType, SizeUnit, TimeInForce
+from app.domain.ladder import ExitLadder
 from app.domain.signal import Signal, Size
 from app.errors import SignalParseError
 from app.ingest.parsers import values
@@ -29,6 +33,8 @@ _ACTIONS = {a.value: a for a in Action}
 _UNITS = {u.value: u for u in SizeUnit}
 _ORDER_TYPES = {t.value: t for t in OrderType}
 _TIME_IN_FORCE = {t.value.lower(): t for t in TimeInForce}
+_MARGIN_MODES = {"cross": "cross", "isolated": "isolated"}
+_MAX_LEVERAGE = Decimal(1000)
 
 
 def detect(data: dict[str, Any] | str) -> bool:
@@ -82,8 +88,12 @@ def _order_fields(data: dict[str, Any]) -> dict[str, Any]:
         "limit_offset": values.limit_offset(data.get("limit_offset"), "limit_offset"),
         "target_size": values.decimal(data.get("target_size"), "target_size"),
         "target_percent": values.decimal(data.get("target_percent"), "target_percent"),
+        "leverage": values.positive(data.get("leverage"), "leverage", maximum=_MAX_LEVERAGE),
+        "margin_mode": values.choice(data.get("margin_mode"), "margin_mode", _MARGIN_MODES),
+        "position_side": values.position(data.get("position_side"), "position_side"),
     }
     fields.update({k: values.positive(data.get(k), k) for k in _PRICES})
+    fields["exit_ladder"] = _exit_ladder(data)
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -104,3 +114,25 @@ def _size(data: dict[str, Any]) -> Size | None:
     unit = values.choice(unit_raw, unit_field, _UNITS) or SizeUnit.BASE
     amount = values.amount(amount_raw, amount_field, unit)
     return Size(amount=amount, unit=unit) if amount is not None else None
+
+
+_LADDER_KEYS = ("take_profits", "trailing_stop", "break_even_after", "break_even_offset_percent")
+
+
+def _exit_ladder(data: dict[str, Any]) -> ExitLadder | None:
+    """``exit_ladder`` (an object, ``app.domain.ladder.ExitLadder``'s fields), or its fields at
+    the top level (``take_profits``, ``trailing_stop``, ``break_even_after``, …; the signal's
+    ``stop_loss`` is then the ladder's). Raises ``SignalParseError`` naming the field."""
+    raw, prefix = data.get("exit_ladder"), "exit_ladder"
+    if raw in (None, ""):
+        raw, prefix = {k: data[k] for k in _LADDER_KEYS if data.get(k) not in (None, "")}, ""
+        if not raw:
+            return None
+    if not isinstance(raw, dict):
+        raise SignalParseError("field 'exit_ladder' must be an object", field="exit_ladder")
+    try:
+        return ExitLadder.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in ((prefix,) if prefix else ()) + tuple(first["loc"])) or prefix or "exit_ladder"
+        raise SignalParseError(f"field {where!r}: {first['msg']}", field=where) from None
