@@ -2,7 +2,8 @@
 API's ``main`` does): the relay's sweep every ``sweeper_interval_seconds``; the reconciler at
 start and every ``reconcile_interval_seconds``; probes of venues whose circuit breaker is open;
 and, in a thread of its own (its HTTP calls must not delay the sweep), the prediction
-pollers of the configuration file at their intervals."""
+pollers of the configuration file at their intervals; and, in a thread each, the Telegram
+remote control's long poll of every channel with ``command_chat_ids``."""
 
 import logging
 import signal
@@ -17,6 +18,7 @@ from app.jobs.reconciler import probe_open_breakers, reconcile
 from app.jobs import relay
 from app.jobs.relay import sweep
 from app.notify.jobs import promote_due_retries
+from app.notify.telegram import control_forever, controlled_channels
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,9 @@ def run_scheduler(settings: Settings) -> int:
     relay.install()
     if settings.pollers:
         threading.Thread(target=_poll_forever, args=(settings, lambda: running), daemon=True, name="pollers").start()
+    for name, channel in controlled_channels(settings.notifications).items():  # long polls: a thread each
+        threading.Thread(target=control_forever, args=(name, channel, lambda: running), daemon=True,
+                         name=f"telegram-{name}").start()
     next_reconcile = time.monotonic()  # at start
     while running:
         _guarded("sweeper", lambda: sweep(settings.sweeper_grace_seconds))

@@ -1,7 +1,8 @@
 """Formatting and sending one notification to one channel.
 
 - Telegram: ``POST {base_url}/bot<token>/sendMessage`` ``{"chat_id", "text"}``
-  (https://core.telegram.org/bots/api#sendmessage)
+  (https://core.telegram.org/bots/api#sendmessage); ``telegram_call`` makes the other Bot API
+  calls of the remote control (``app.notify.telegram``).
 - Discord: ``POST <webhook url>`` ``{"content"}``, at most 2,000 characters
   (https://discord.com/developers/docs/resources/webhook#execute-webhook)
 - Slack: ``POST <incoming webhook url>`` ``{"text"}`` (https://api.slack.com/messaging/webhooks)
@@ -81,15 +82,37 @@ def send(channel: ChannelConfig, kind: str, payload: dict[str, Any]) -> int:
 def _request(channel: ChannelConfig, kind: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     text = message_text(kind, payload)
     if channel.type == "telegram":
-        token = _env(channel.token_env or "")
-        url = f"{channel.base_url.rstrip('/')}/bot{token}/sendMessage"
-        return url, {"chat_id": channel.chat_id, "text": text, "disable_web_page_preview": True}
+        return telegram_url(channel, "sendMessage"), {"chat_id": channel.chat_id, "text": text,
+                                                      "disable_web_page_preview": True}
     url = _env(channel.url_env) if channel.url_env else str(channel.url)
     if channel.type == "discord":
         return url, {"content": text[:DISCORD_LIMIT]}
     if channel.type == "slack":
         return url, {"text": text}
     return url, {"kind": kind, "at": payload.get("at"), "text": text, "payload": payload}
+
+
+def telegram_url(channel: ChannelConfig, method: str) -> str:
+    """``{base_url}/bot<token>/<method>``: it holds the bot token, so it is never logged."""
+    return f"{channel.base_url.rstrip('/')}/bot{_env(channel.token_env or '')}/{method}"
+
+
+def telegram_call(channel: ChannelConfig, method: str, body: dict[str, Any], *, timeout: float | None = None) -> Any:
+    """Call a Bot API method (https://core.telegram.org/bots/api#making-requests) and return
+    its ``result``. Raises ``DeliveryFailed`` for a network error, a non-JSON answer or
+    ``"ok": false`` (with Telegram's ``description``, never the URL), ``ChannelMisconfigured``
+    when the token's variable is not set. ``timeout`` (seconds) defaults to the channel's."""
+    try:
+        answer = httpx.post(telegram_url(channel, method), json=body, timeout=timeout or channel.timeout_seconds)
+        data = answer.json()
+    except httpx.HTTPError as e:
+        raise DeliveryFailed(f"telegram {method}: {type(e).__name__}") from None  # the URL holds the token
+    except ValueError:
+        raise DeliveryFailed(f"telegram {method}: HTTP {answer.status_code}, not JSON") from None
+    if not isinstance(data, dict) or data.get("ok") is not True:
+        description = data.get("description") if isinstance(data, dict) else None
+        raise DeliveryFailed(f"telegram {method}: HTTP {answer.status_code}: {description or 'not ok'}")
+    return data.get("result")
 
 
 class ChannelMisconfigured(Exception):
