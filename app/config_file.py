@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from app.domain.ladder import ExitLadder
 from app.errors import ConfigError
 
 # Amounts are stored in NUMERIC(38, 18) columns (app.persistence.models.Money): at most 20
@@ -43,6 +44,32 @@ class RiskLimits(BaseModel):
     symbols: list[str] = Field(default_factory=list, description="allowlist; empty = every listed market")
 
 
+class FuturesSymbolConfig(BaseModel):
+    """One symbol's overrides of ``[accounts.NAME.futures]`` (``[accounts.NAME.futures.symbols."BTC/USDT:USDT"]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    leverage: Decimal | None = Field(default=None, gt=0, le=1000)
+    margin_mode: Literal["cross", "isolated"] | None = None
+    max_leverage: Decimal | None = Field(default=None, gt=0, le=1000)
+
+
+class FuturesConfig(FuturesSymbolConfig):
+    """``[accounts.NAME.futures]``: leverage, margin and position mode set on the venue before an
+    entry on a perpetual (``app.execution.futures``); ``max_leverage`` caps what a signal may ask."""
+
+    position_mode: Literal["one_way", "hedge"] | None = None
+    symbols: dict[str, FuturesSymbolConfig] = Field(default_factory=dict)
+
+    def for_symbol(self, symbol: str) -> FuturesSymbolConfig:
+        """The account's settings with ``symbol``'s overrides applied."""
+        override = self.symbols.get(symbol)
+        merged = {k: getattr(self, k) for k in ("leverage", "margin_mode", "max_leverage")}
+        if override is not None:
+            merged |= override.model_dump(exclude_none=True)
+        return FuturesSymbolConfig(**merged)
+
+
 class AccountConfig(BaseModel):
     """An account: its venue (``paper`` or a ccxt exchange id) and its limits."""
 
@@ -62,6 +89,9 @@ class AccountConfig(BaseModel):
     risk: RiskLimits = Field(default_factory=RiskLimits)
     market_data: str | None = Field(default=None, description="market-data source (a ccxt id); default: binance "
                                     "for paper, the account's own venue otherwise; \"\" for none")
+    futures: FuturesConfig = Field(default_factory=FuturesConfig)
+    sync_mode: Literal["report", "adopt"] = Field(default="report", description="positions that drift from the "
+                                                  "venue: report only, or make the ledger follow the venue")
 
 
 DEFAULT_MARKET_DATA_SOURCE = "binance"  # a paper account's quotes, books and candles
@@ -101,9 +131,14 @@ class StrategyConfig(BaseModel):
     min_confidence: Decimal | None = Field(default=None, ge=0, le=1)
     max_lag_seconds: int | None = Field(default=None, gt=0)
     on_opposite_signal: Literal["reverse", "reduce"] = "reverse"
+    on_desync: Literal["warn", "reject"] = Field(default="warn", description="a prev_position the ledger disagrees "
+                                                 "with: a warning in the decision, or a rejection")
     max_price_deviation_bps: Decimal | None = Field(
         default=None, gt=0, le=10_000,
         description="refuse a signal whose price is more than this many basis points from the market's mid")
+    exit_ladder: ExitLadder | None = Field(
+        default=None, description="take-profits, stop-loss, break-even and trailing stop of every entry "
+        "(app.domain.ladder); a signal's own exit_ladder wins")
 
 
 class PollerMarket(BaseModel):
@@ -131,15 +166,18 @@ class PollerConfig(BaseModel):
     markets: list[PollerMarket] = Field(min_length=1)
 
 
-EVENT_KINDS = ("fill", "rejection", "venue_error", "order_in_doubt", "trading_state_change", "daily_loss_limit")
-EventKind = Literal["fill", "rejection", "venue_error", "order_in_doubt", "trading_state_change", "daily_loss_limit", "*"]
+EVENT_KINDS = ("fill", "rejection", "venue_error", "order_in_doubt", "trading_state_change", "daily_loss_limit",
+               "position_drift", "exit_ladder")
+EventKind = Literal["fill", "rejection", "venue_error", "order_in_doubt", "trading_state_change", "daily_loss_limit",
+                    "position_drift", "exit_ladder", "*"]
 
 
 class ChannelConfig(BaseModel):
     """A notification channel (``[notifications.channels.NAME]``) and the event kinds it gets
     (``"*"``: all). Secrets are named by environment variable, never written in the file:
     telegram ``token_env`` (the bot token) + ``chat_id``; discord / slack / webhook
-    ``url_env`` (the webhook URL is the secret) or ``url`` (a URL that is not secret)."""
+    ``url_env`` (the webhook URL is the secret) or ``url`` (a URL that is not secret).
+    A telegram channel with ``command_chat_ids`` also takes commands from those chats."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -153,11 +191,19 @@ class ChannelConfig(BaseModel):
                           description="Telegram Bot API base (a local stand-in in tests)")
     secret_env: str | None = Field(default=None, description="webhook: HMAC-SHA256 key for X-Tradewire-Signature")
     timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # Remote control (app.notify.telegram): the scheduler long-polls getUpdates for these chats.
+    command_chat_ids: list[int] = Field(default_factory=list, max_length=100,
+                                        description="telegram: chats whose commands are obeyed; empty: no commands")
+    confirm_seconds: int = Field(default=120, ge=1, le=3600,
+                                 description="telegram: how long a destructive command's confirm button works")
+    poll_timeout_seconds: int = Field(default=25, ge=0, le=50, description="telegram: getUpdates long-poll wait")
 
     @model_validator(mode="after")
     def _destination(self) -> "ChannelConfig":
         if self.type == "telegram" and not (self.token_env and self.chat_id):
             raise ValueError("a telegram channel needs token_env and chat_id")
+        if self.type != "telegram" and self.command_chat_ids:
+            raise ValueError("command_chat_ids: only a telegram channel takes commands")
         if self.type != "telegram" and not (self.url or self.url_env):
             raise ValueError(f"a {self.type} channel needs url_env (or url)")
         return self

@@ -19,6 +19,9 @@ Kinds (``payload`` holds ids and plain values, JSON-ready):
 - ``position.flat`` {account_id, symbol, venue}: cancel the symbol's open protective orders
 - ``cancel.requested`` {account_id, symbol, venue}: the ``cancel`` action
 - ``notification`` {kind, payload}: deliver to the subscribed channels
+- ``ladder.step`` {ladder_id, step, account_id, symbol, venue, ...}: one move of an exit ladder
+  (started, resized, take_profit, break_even, trailing_raised, stop_loss, trailing_exit,
+  cancelled), written with the move itself (``app.followups.ladder``); its handler only marks it
 """
 
 import logging
@@ -42,7 +45,9 @@ ENTRY_FILLED = "entry.filled"
 POSITION_FLAT = "position.flat"
 CANCEL_REQUESTED = "cancel.requested"
 NOTIFICATION = "notification"
-KINDS = (INTENT_READY, ORDER_TERMINAL, ORDER_ACCEPTED, ENTRY_FILLED, POSITION_FLAT, CANCEL_REQUESTED, NOTIFICATION)
+LADDER_STEP = "ladder.step"
+KINDS = (INTENT_READY, ORDER_TERMINAL, ORDER_ACCEPTED, ENTRY_FILLED, POSITION_FLAT, CANCEL_REQUESTED, NOTIFICATION,
+         LADDER_STEP)
 # Kinds whose outcome is visible elsewhere (the intent's status, the next intent's): no job
 # of their own to track, so they are never marked handled.
 UNTRACKED = frozenset({INTENT_READY, ORDER_TERMINAL, ORDER_ACCEPTED})

@@ -9,14 +9,18 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
 from app import __version__
 from app.admin.api_keys import router as api_keys_router
+from app.admin.drifts import router as drifts_router
 from app.admin.orders import router as execution_admin_router
 from app.admin.routes import router as admin_router
 from app.config import get_settings
+from app.console import STATIC_DIR as CONSOLE_STATIC_DIR, STATIC_URL as CONSOLE_STATIC_URL
+from app.console import router as console_router
 from app.db import get_engine
 from app.errors import AppError, ClientDisconnected, PayloadTooLarge, RequestTimeout, ServiceUnavailable
 from app.ingest.api_routes import router as signal_api_router
@@ -24,6 +28,11 @@ from app.ingest.routes import router as webhook_router
 from app.jobs import relay
 from app.jobs.queue import get_redis
 from app.metrics import router as metrics_router
+from app.replay.routes import router as replay_router
+from app.docs_static import router as docs_router
+from app.security.middleware import SecurityMiddleware, too_many_requests
+from app.security.ratelimit import TooManyRequests
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger(__name__)
 health = APIRouter(tags=["health"])
@@ -50,8 +59,13 @@ def _market_data() -> dict[str, object]:
         return {"error": f"market data state unavailable: {type(e).__name__}"}
 
 
-@health.get("/readyz", summary="PostgreSQL and Redis answer; market data state (never blocks readiness)")
+@health.get("/readyz", summary="PostgreSQL and Redis answer; market data and venue markets state (never block readiness)")
 def readyz() -> JSONResponse:
+    """Ready when PostgreSQL and Redis answer. Also says, without failing readiness, each
+    venue's markets as stored by the workers (``{"markets": N, "loaded_at": ..., "state":
+    "loaded" | "not loaded"}``; a signal for a venue "not loaded" waits for them a few seconds)."""
+    from app.execution.markets import market_states
+
     checks: dict[str, str] = {}
     try:
         with get_engine().connect() as connection:
@@ -66,7 +80,14 @@ def readyz() -> JSONResponse:
         checks["redis"] = f"down: {type(e).__name__}"
     ready = all(v == "ok" for v in checks.values())
     market_data = _market_data() if checks["redis"] == "ok" else {"error": "redis is down"}
-    body = {"status": "ready" if ready else "not ready", "checks": checks, "market_data": market_data}
+    markets: dict[str, object] = {"error": "postgresql is down"}
+    if checks["postgresql"] == "ok":
+        try:
+            markets = dict(market_states())
+        except Exception as e:
+            markets = {"error": f"markets state unavailable: {type(e).__name__}"}
+    body = {"status": "ready" if ready else "not ready", "checks": checks, "market_data": market_data,
+            "markets": markets}
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
@@ -102,6 +123,14 @@ async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
+    # The client went away mid-body: nobody hears the answer; one INFO line, no traceback.
+    log.info("client %s disconnected before its %s %s body was complete; nothing done",
+             request.client.host if request.client else "?", request.method, request.url.path)
+    return JSONResponse({"code": ClientDisconnected.code, "message": "client disconnected", "field": "body"},
+                        status_code=ClientDisconnected.status_code, headers={"Connection": "close"})
+
+
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable: %s", type(exc).__name__)
     return await _app_error(request, ServiceUnavailable("the database is unavailable; retry shortly"))
@@ -118,6 +147,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     relay.install()  # events committed by this process are dispatched right after commit
     app = FastAPI(
+        docs_url=None,  # served offline by app.docs_static (no CDN)
+        redoc_url=None,
         lifespan=_lifespan,
         title="Tradewire",
         version=__version__,
@@ -125,6 +156,9 @@ def create_app() -> FastAPI:
         "recorded; admin endpoints need `Authorization: Bearer <admin token>`.",
     )
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(TooManyRequests, too_many_requests)  # 429 with Retry-After
+    app.add_exception_handler(ClientDisconnect, _client_gone)
+    app.add_middleware(SecurityMiddleware)  # audit log; 429 after repeated failed authentication
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(DataError, _unstorable)
@@ -132,8 +166,13 @@ def create_app() -> FastAPI:
     app.include_router(webhook_router)
     app.include_router(admin_router)
     app.include_router(execution_admin_router)
+    app.include_router(drifts_router)
     app.include_router(signal_api_router)
     app.include_router(api_keys_router)
+    app.include_router(replay_router)
     app.include_router(health)
     app.include_router(metrics_router)
+    app.include_router(docs_router)
+    app.include_router(console_router)  # the operator console at /, out of the OpenAPI docs
+    app.mount(CONSOLE_STATIC_URL, StaticFiles(directory=CONSOLE_STATIC_DIR), name="console-static")
     return app

@@ -105,8 +105,8 @@ def test_every_check_is_recorded_when_approved():
     decision = decide()
     assert decision.approved
     assert [c.name for c in decision.checks] == [
-        "trading_state", "daily_loss", "symbol", "staleness", "market", "confidence", "cooldown", "target_position",
-        "sizing", "caps", "venue_rules",
+        "trading_state", "daily_loss", "symbol", "staleness", "market", "confidence", "cooldown", "position_sync",
+        "futures", "target_position", "sizing", "caps", "venue_rules",
     ]
 
 

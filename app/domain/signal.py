@@ -7,10 +7,11 @@ ordered; that is the risk engine's ``RiskDecision``.
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from app.domain.ladder import ExitLadder
 from app.domain.enums import Action, OrderType, PositionSide, SizeUnit, Source, TimeInForce
 from app.domain.money import MAX_AMOUNT, MAX_PERCENT
 from app.domain.symbols import MAX_SYMBOL_LENGTH
@@ -102,6 +103,10 @@ class Signal(BaseModel):
     prev_position: PositionSide | None = Field(
         default=None, description="Position the sender had before (`strategy.prev_market_position`)."
     )
+    leverage: Decimal | None = Field(default=None, gt=0, le=1000, description="Perpetuals: leverage to trade at "
+                                     "(overrides the account's `[futures]`; capped by `max_leverage`).")
+    margin_mode: Literal["cross", "isolated"] | None = Field(default=None, description="Perpetuals: margin mode.")
+    position_side: PositionSide | None = Field(default=None, description="Hedge mode: the side (long / short) acted on.")
     size: Size | None = Field(default=None, description="Absent: the account's sizing rule decides.")
     target_size: Decimal | None = Field(
         default=None, ge=-MAX_AMOUNT, le=MAX_AMOUNT,
@@ -115,6 +120,9 @@ class Signal(BaseModel):
     time_in_force: TimeInForce | None = None
     stop_loss: Decimal | None = Field(default=None, gt=0, le=MAX_AMOUNT)
     take_profit: Decimal | None = Field(default=None, gt=0, le=MAX_AMOUNT)
+    exit_ladder: ExitLadder | None = Field(
+        default=None, description="Take-profits, stop-loss, break-even and trailing stop of the entry "
+        "(`app.domain.ladder`); absent: the strategy's `exit_ladder`, if any.")
     price: Decimal | None = Field(
         default=None, gt=0, le=MAX_AMOUNT,
         description="Sender's reference price (TradingView `{{close}}`), quote per base.",

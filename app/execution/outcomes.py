@@ -15,13 +15,13 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app import events
 from app.domain.orders import OPEN_STATE_VALUES, OrderStatus
 from app.execution import ledger
-from app.persistence.models import OrderIntentRecord, OrderRecord
+from app.persistence.models import ExitLadderRecord, OrderIntentRecord, OrderRecord, SignalRecord, Strategy
 
 FILL_FINAL = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED)
 PROTECTIVE = ("stop_loss", "take_profit")
@@ -55,8 +55,12 @@ def emit_for(session: Session, order: OrderRecord, before: OrderStatus, filled_b
             and order.filled_quantity > 0:
         events.emit(session, events.ENTRY_FILLED, payload | {"intent_id": str(known.intent_id)},
                     signal_id=known.signal_id, order_id=order.id)
+    elif known.entry and order.filled_quantity > filled_before and _wants_ladder(session, known.intent_id):
+        # an exit ladder is sized on every fill of its entry, partial ones included
+        events.emit(session, events.ENTRY_FILLED, payload | {"intent_id": str(known.intent_id)},
+                    signal_id=known.signal_id, order_id=order.id)
     if order.filled_quantity > filled_before and ledger.position_quantity(session, order.account_id, order.symbol) == 0 \
-            and _protective_open(session, order):
+            and (_protective_open(session, order) or _ladder_active(session, order)):
         events.emit(session, events.POSITION_FLAT, payload, signal_id=known.signal_id, order_id=order.id)
 
 
@@ -66,5 +70,26 @@ def _protective_open(session: Session, order: OrderRecord) -> bool:
         .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
         .where(OrderRecord.account_id == order.account_id, OrderRecord.symbol == order.symbol,
                OrderRecord.status.in_(OPEN_STATE_VALUES), OrderIntentRecord.purpose.in_(PROTECTIVE))
+        .limit(1)
+    ).first() is not None
+
+
+def _wants_ladder(session: Session, intent_id: uuid.UUID) -> bool:
+    """The intent opens a position its signal or strategy gives an exit ladder (``app.followups.ladder``)."""
+    return session.execute(
+        select(OrderIntentRecord.id)
+        .join(SignalRecord, SignalRecord.id == OrderIntentRecord.signal_id)
+        .join(Strategy, Strategy.id == SignalRecord.strategy_id)
+        .where(OrderIntentRecord.id == intent_id, OrderIntentRecord.reduce_only.is_(False),
+               or_(SignalRecord.payload.has_key("exit_ladder"),
+                   func.jsonb_typeof(Strategy.settings["exit_ladder"]) == "object"))
+    ).first() is not None
+
+
+def _ladder_active(session: Session, order: OrderRecord) -> bool:
+    return session.execute(
+        select(ExitLadderRecord.id)
+        .where(ExitLadderRecord.account_id == order.account_id, ExitLadderRecord.symbol == order.symbol,
+               ExitLadderRecord.status == "active")
         .limit(1)
     ).first() is not None

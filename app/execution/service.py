@@ -30,7 +30,7 @@ from app.domain.enums import IntentStatus, OrderSide
 from app.domain.money import fmt
 from app.domain.orders import TERMINAL, OrderStatus, intent_predecessors
 from app.errors import ConfigError, VenueError
-from app.execution import lifecycle, outcomes
+from app.execution import futures, lifecycle, outcomes
 from app.execution.ledger import finish_intent, insert_transitions, transition
 from app.execution.lifecycle import Ticket
 from app.execution.markets import refresh_markets_if_stale
@@ -78,9 +78,13 @@ def execute_intent(intent_id: uuid.UUID, *, enqueued_at: datetime | None = None)
     except VenueError as e:
         log.warning("intent %s stays pending: markets of %s could not be loaded: %s", intent_id, venue.name, e.message)
         return None
+    settled = futures.settle(intent_id, venue)  # leverage / margin / position mode before the entry
+    if not settled.go:
+        return deny(intent_id, settled.refusal) if settled.refusal else None
     claimed = claim(intent_id, enqueued_at=enqueued_at)
     if claimed is None or claimed.status == OrderStatus.DENIED:
         return claimed.status if claimed else None
+    futures.note_on_order(claimed.order_id, settled)
     return lifecycle.submit(claimed, venue)
 
 

@@ -5,8 +5,11 @@
 idempotent: a job run twice (a worker died after the work, the sweep dispatched it again)
 changes nothing the second time.
 
-- ``entry.filled`` → place the entry's protective orders (``protective.place_for``)
+- ``entry.filled`` → start or re-size the entry's exit ladder (``ladder.start_or_resize``), or
+  else place its protective orders (``protective.place_for``)
 - ``position.flat`` → cancel the symbol's open protective orders (``protective.cancel_open``)
+  and what is left of its exit ladders (``ladder.cancel_for``)
+- ``ladder.step`` → nothing more: the move was written with the step (``ladder.describe``)
 - ``cancel.requested`` → cancel the account's open orders, in the symbol or all (the ``cancel`` action)
 """
 
@@ -21,20 +24,24 @@ from sqlalchemy import update
 from app import events
 from app.db import unit_of_work
 from app.execution.cancel import cancel_open_orders
-from app.followups import protective
+from app.followups import ladder, protective
 from app.persistence.models import EventRecord
 
 log = logging.getLogger(__name__)
 
 
 def _entry_filled(payload: dict[str, Any]) -> str:
+    laddered = ladder.start_or_resize(uuid.UUID(payload["intent_id"]))
+    if laddered is not None:
+        return laddered  # the ladder carries the entry's stop-loss
     placed = protective.place_for(uuid.UUID(payload["intent_id"]))
     return f"{len(placed)} protective order(s) written"
 
 
 def _position_flat(payload: dict[str, Any]) -> str:
     cancelled = protective.cancel_open(uuid.UUID(payload["account_id"]), payload["symbol"])
-    return f"{cancelled} protective order(s) cancelled"
+    ladders = ladder.cancel_for(uuid.UUID(payload["account_id"]), payload["symbol"])
+    return f"{cancelled} protective order(s) cancelled" + (f", {ladders} exit ladder(s) cancelled" if ladders else "")
 
 
 def _cancel_requested(payload: dict[str, Any]) -> str:
@@ -46,6 +53,7 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], str]] = {
     events.ENTRY_FILLED: _entry_filled,
     events.POSITION_FLAT: _position_flat,
     events.CANCEL_REQUESTED: _cancel_requested,
+    events.LADDER_STEP: ladder.describe,
 }
 
 

@@ -8,8 +8,10 @@ One pass:
    venue timeout) is left to its worker;
 2. for each account on a real venue: reports open orders on the venue that Tradewire did not
    place (``foreign_orders`` table, a warning in the log, ``GET /api/v1/venues``) without
-   touching them, writes a balance snapshot, and reloads the venue's markets into the
-   ``markets`` table when older than ``market_refresh_seconds``.
+   touching them, writes a balance snapshot, compares the ledger's positions with the venue's
+   (``app.execution.drift``: drifts recorded and notified; ``sync_mode = "adopt"`` makes the
+   ledger follow), and reloads the venue's markets into the ``markets`` table when older than
+   ``market_refresh_seconds``.
 
 Venues whose circuit breaker is open are skipped; ``probe_open_breakers`` tries them with a
 cheap read and, when one answers, closes its breaker and re-enqueues its waiting intents.
@@ -27,7 +29,7 @@ from app.config import get_settings
 from app.db import unit_of_work
 from app.domain.orders import OPEN_STATE_VALUES, TERMINAL, OrderStatus
 from app.errors import AppError
-from app.execution import breaker, lifecycle
+from app.execution import breaker, drift, lifecycle
 from app.execution.markets import refresh_markets_if_stale, snapshot_balances
 from app.execution.venues.base import OpenOrder, Venue
 from app.execution.venues.registry import venue_for
@@ -44,6 +46,7 @@ class ReconcileReport:
 
     followed: dict[str, int] = field(default_factory=dict)
     foreign: int = 0
+    drifts: int = 0  # positions newly found to differ from the venue (app.execution.drift)
     skipped: list[str] = field(default_factory=list)
 
 
@@ -137,6 +140,7 @@ def _survey(account_id: uuid.UUID, venue: Venue, report: ReconcileReport) -> Non
         open_orders = lifecycle.guarded(venue, venue.fetch_open_orders, _symbols(account_id))
         report.foreign += _store_foreign(account_id, venue, open_orders)
         snapshot_balances(venue, account_id)
+        report.drifts += drift.check_account(account_id, venue)
     except AppError as e:
         log.warning("reconciler: %s survey of account %s failed: %s", venue.name, account_id, e.message)
         report.skipped.append(f"{venue.name} survey: {e.message}")

@@ -348,3 +348,176 @@ class CandleRecord(Base):
     low: Mapped[Decimal] = mapped_column(Money)
     close: Mapped[Decimal] = mapped_column(Money)
     volume: Mapped[Decimal] = mapped_column(Money)
+
+
+# --- Security (issue 17): credential vault, operator tokens, audit log -----------------------
+from sqlalchemy import Integer, LargeBinary  # noqa: E402  (appended section)
+
+
+class AccountCredentialsRecord(Base):
+    """An account's exchange credentials, encrypted (``app.security.vault``): ``ciphertext`` is
+    AES-GCM under a per-record data key, ``wrapped_key`` that data key under the master key
+    ``master_key_id``. ``revision`` changes on every write, so each process notices a rotation
+    before its next venue call. ``fingerprint`` is the API key's last 4 characters."""
+
+    __tablename__ = "account_credentials"
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    revision: Mapped[uuid.UUID] = mapped_column(Uuid)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(32))
+    fingerprint: Mapped[str] = mapped_column(String(8))
+    permissions: Mapped[list[str] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class OperatorTokenRecord(Base):
+    """A named operator token with a role (viewer, operator, admin). Only its sha256 is stored;
+    a name is unique among tokens not revoked."""
+
+    __tablename__ = "operator_tokens"
+    __table_args__ = (
+        Index("ix_operator_tokens_active_name", "name", unique=True, postgresql_where=text("revoked_at IS NULL")),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created()
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRecord(Base):
+    """One state-changing admin request: who (token name; None when authentication failed),
+    what (method, path, the body's summary with secrets redacted), when, from where, outcome."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_actor_at", "actor", "at"))
+    id: Mapped[uuid.UUID] = _id()
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(Text)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    client: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+
+
+# --- Replay (issue 15): a replay's own table; it never writes live state ---------------------
+
+
+class ReplayRecord(Base):
+    """One replay (``app.replay``): the ``request`` as asked (inputs, period, configurations, fill
+    model), an uploaded file's text in ``input_text``, progress in signals, and the ``report``
+    as the exact JSON text the engine produced (text, not JSONB, so its bytes are kept).
+    ``status``: queued, running, done, failed (``error`` says why)."""
+
+    __tablename__ = "replays"
+    __table_args__ = (Index("ix_replays_created_at", "created_at"),)
+    id: Mapped[uuid.UUID] = _id()
+    status: Mapped[str] = mapped_column(String(16))
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    input_text: Mapped[str | None] = mapped_column(Text)
+    signals_total: Mapped[int | None] = mapped_column(BigInteger)
+    signals_done: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- Futures settings and venue drift (issue 13): app.execution.futures, app.execution.drift --
+
+
+class FuturesSettingRecord(Base):
+    """What Tradewire last set (or found) on the venue for one (account, symbol): leverage,
+    margin mode, position mode. An entry sets only what differs from this row, so a setting is
+    sent once, not before every order; the drift check forgets a row the venue contradicts."""
+
+    __tablename__ = "futures_settings"
+    __table_args__ = (UniqueConstraint("account_id", "symbol"),)
+    id: Mapped[uuid.UUID] = _id()
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    symbol: Mapped[str] = mapped_column(String(64))
+    leverage: Mapped[Decimal | None] = mapped_column(Money)
+    margin_mode: Mapped[str | None] = mapped_column(String(16))
+    position_mode: Mapped[str | None] = mapped_column(String(16))
+    intent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the entry it was set for
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class PositionDriftRecord(Base):
+    """A difference between the ledger's position and the venue's, as the reconciler found it
+    (a liquidation, a manual close on the exchange, a missed alert). One open row per
+    (account, symbol) while it lasts (``resolved_at`` empty); ``action`` says what was done:
+    ``reported`` (``sync_mode = "report"``) or ``adopted`` (the ledger was moved to the venue's
+    quantity by an adjustment, never a fill)."""
+
+    __tablename__ = "position_drifts"
+    __table_args__ = (
+        Index("uq_position_drifts_open", "account_id", "symbol", unique=True,
+              postgresql_where=text("resolved_at IS NULL")),
+        Index("ix_position_drifts_detected_at", "detected_at"),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    venue: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    ledger_quantity: Mapped[Decimal] = mapped_column(Money)
+    venue_quantity: Mapped[Decimal] = mapped_column(Money)
+    venue_entry_price: Mapped[Decimal | None] = mapped_column(Money)
+    sync_mode: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text)
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- Exit ladders (issue 13): take-profits, stops, break-even, trailing, emulated from market data
+
+
+class ExitLadderRecord(Base):
+    """The exit ladder of one entry (``app.domain.ladder``): ``spec`` as asked (an ``ExitLadder``
+    dump), where it stands (``entry_price``, ``quantity``, ``closed``, ``taken``, ``stop``,
+    ``trail``, ``best``; prices quote per base, quantities base units) and ``status``
+    (active, done, cancelled). ``source`` / ``symbol``: the market data that drives it.
+    ``version`` grows with every step; a step is written only over the version it was computed
+    from, so one trigger acts once whichever process sees it. The id derives from the entry
+    intent's (uuid5)."""
+
+    __tablename__ = "exit_ladders"
+    __table_args__ = (
+        Index("ix_exit_ladders_active", "source", "symbol", postgresql_where=text("status = 'active'")),
+        Index("ix_exit_ladders_account_symbol", "account_id", "symbol"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    entry_intent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("order_intents.id"), unique=True)
+    signal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("signals.id"))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    venue: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))
+    mode: Mapped[str] = mapped_column(String(16), default="emulated")
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16))
+    entry_price: Mapped[Decimal] = mapped_column(Money)
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    closed: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    taken: Mapped[int] = mapped_column(default=0)
+    stop: Mapped[Decimal | None] = mapped_column(Money)
+    trail: Mapped[Decimal | None] = mapped_column(Money)
+    best: Mapped[Decimal | None] = mapped_column(Money)
+    version: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

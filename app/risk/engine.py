@@ -13,7 +13,7 @@ from functools import cached_property
 from datetime import datetime
 from decimal import Decimal
 
-from app.config_file import RiskLimits, StrategyConfig
+from app.config_file import AccountConfig, RiskLimits, StrategyConfig
 from app.domain.enums import Action, OrderSide, OrderType, PositionSide, SizeUnit, TradingState
 from app.domain.intents import CheckOutcome, OrderPlan, RiskDecision
 from app.domain.money import fmt
@@ -21,6 +21,7 @@ from app.domain.signal import Signal
 from app.domain.symbols import base_quote, is_derivative
 from app.risk.market import NO_MARKET, MarketView, deviation_bps, offset_limit, reference_price
 from app.risk.rules import MarketRules
+from app.risk.futures import check_futures, check_position_sync, desync, futures_detail
 from app.risk.targets import describe, plan_to_target, target_of
 from app.risk.sizing import SizingError, order_quantity
 
@@ -69,6 +70,7 @@ class RiskContext:
     now: datetime
     market: MarketView = NO_MARKET
     offset_problem: str | None = None
+    account: AccountConfig | None = None  # futures settings (app.risk.futures); None: none checked
 
     @property
     def side(self) -> OrderSide:
@@ -288,6 +290,8 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("market", check_market),
     ("confidence", check_confidence),
     ("cooldown", check_cooldown),
+    ("position_sync", check_position_sync),
+    ("futures", check_futures),
     ("target_position", plan_target),
     ("sizing", size_orders),
     ("caps", check_caps),
@@ -344,6 +348,8 @@ def _detail(ctx: RiskContext, check: str) -> str | None:
         quote, words = ctx.market.quote, ctx.priced[1]
         age = f"; {ctx.market.source} quote {quote.age(ctx.now):.1f} s old" if quote is not None else ""
         return f"price: {words}{age}"
+    if check in ("position_sync", "futures"):
+        return desync(ctx) if check == "position_sync" else futures_detail(ctx)
     if check == "target_position":
         target, _ = target_of(ctx.signal, ctx.state.equity, ctx.price)
         return describe(ctx.state.expected, target) if target is not None else None

@@ -101,7 +101,8 @@ def load_context(
     )
     strategy_config = _strategy_config(row.strategy_settings)
     rules = paper_rules(signal.symbol, config.min_notional) if row.venue == "paper" else ccxt_rules(row.venue, signal.symbol, row.market)
-    return Loaded(account_id, row.venue, RiskContext(signal, state, config.risk, strategy_config, rules, now, market))
+    return Loaded(account_id, row.venue, RiskContext(signal, state, config.risk, strategy_config, rules, now, market,
+                                                       account=config))
 
 
 def _state_query() -> Select:

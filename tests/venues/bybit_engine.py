@@ -12,8 +12,9 @@ Orders" (order/realtime), "Cancel Order", "Get Trade History" (execution/list), 
 Info" (position/list), "Get Wallet Balance", "Get Instruments Info", "Error Codes".
 
 Simplifications: one price per symbol (market orders and triggered orders fill whole at it),
-fees ``taker`` / ``maker`` of the notional in USDT, margin = notional / ``LEVERAGE`` checked
-against the wallet, no funding, no liquidation. A reduce-only order larger than the position
+fees ``taker`` / ``maker`` of the notional in USDT, margin = notional / the symbol's leverage
+(``LEVERAGE`` until set) checked against the wallet, no funding; a liquidation happens only
+when a test calls :meth:`LinearEngine.liquidate`. A reduce-only order larger than the position
 is cut to the position's size (as Bybit does); with no opposite position it is refused
 (110017); a triggered reduce-only order with nothing left to reduce is deactivated.
 """
@@ -100,6 +101,11 @@ class LinearEngine:
         self.wallet = D(str(wallet))
         self.taker, self.maker = D(taker), D(maker)
         self.positions: dict[str, dict] = {}
+        # Position settings: leverage per symbol (10 until set), the account's margin mode
+        # (unified account: account-wide) and position mode (0 one-way, 3 hedge).
+        self.leverage: dict[str, Decimal] = {}
+        self.margin_mode = "REGULAR_MARGIN"
+        self.position_mode = 0
         self.orders: list[dict] = []
         self.executions: list[dict] = []
         self._ids = itertools.count(1)
@@ -116,11 +122,14 @@ class LinearEngine:
     def position(self, symbol_id: str) -> dict:
         return self.positions.setdefault(symbol_id, {"size": ZERO, "avg": ZERO, "realised": ZERO})
 
+    def lev(self, symbol_id: str) -> Decimal:
+        return self.leverage.get(symbol_id, LEVERAGE)
+
     def _used_margin(self) -> Decimal:
-        held = sum((abs(p["size"]) * p["avg"] for p in self.positions.values()), ZERO)
-        resting = sum((o["qty"] - o["cum_qty"]) * (o["price"] or self.prices[o["symbol"]])
+        held = sum((abs(p["size"]) * p["avg"] / self.lev(s) for s, p in self.positions.items()), ZERO)
+        resting = sum((o["qty"] - o["cum_qty"]) * (o["price"] or self.prices[o["symbol"]]) / self.lev(o["symbol"])
                       for o in self.orders if o["status"] in ("New", "PartiallyFilled") and not o["reduce_only"])
-        return (held + resting) / LEVERAGE
+        return held + resting
 
     # ------------------------------------------------------------------ orders
     def create(self, params: Mapping) -> dict:
@@ -152,7 +161,7 @@ class LinearEngine:
             last = self.prices[inst.id]
             if not reduce_only and (qty * (price or last)) < D(inst.min_notional):
                 raise BybitError(110094, "Order does not meet minimum order value 5USDT")
-            if not reduce_only and (self._used_margin() + qty * (price or last) / LEVERAGE) > self.wallet:
+            if not reduce_only and (self._used_margin() + qty * (price or last) / self.lev(inst.id)) > self.wallet:
                 raise BybitError(110007, "ab not enough for new order")
             self.orders.append(order)
             if trigger is None and (otype == "Market" or self._marketable(order, last)):
@@ -309,20 +318,25 @@ class LinearEngine:
             return {"category": "linear", "nextPageCursor": "", "list": list(reversed(rows))[:limit]}
 
     def position_list(self, params: Mapping) -> dict:
-        """Position -> Get Position Info (GET /v5/position/list)."""
+        """Position -> Get Position Info (GET /v5/position/list): with ``symbol`` its row (size 0
+        when flat, as Bybit answers); else the open positions (of the ``settleCoin``)."""
         with self.lock:
             rows = []
+            if params.get("symbol"):
+                self._instrument(params)
+                self.position(params["symbol"])
             for sid, p in self.positions.items():
-                if params.get("symbol") and params["symbol"] != sid:
+                if (params.get("symbol") and params["symbol"] != sid) or (not params.get("symbol") and not p["size"]):
                     continue
-                size, mark = p["size"], self.prices[sid]
+                size, mark, leverage = p["size"], self.prices[sid], self.lev(sid)
                 rows.append({
                     "positionIdx": 0, "riskId": 1, "riskLimitValue": "2000000", "symbol": sid,
                     "side": "Buy" if size > 0 else "Sell" if size < 0 else "", "size": fmt(abs(size)),
-                    "avgPrice": fmt(p["avg"]), "positionValue": fmt(abs(size) * p["avg"]), "tradeMode": 0,
-                    "positionStatus": "Normal", "autoAddMargin": 0, "adlRankIndicator": 2, "leverage": fmt(LEVERAGE),
-                    "positionBalance": fmt(abs(size) * p["avg"] / LEVERAGE), "markPrice": fmt(mark), "liqPrice": "",
-                    "bustPrice": "", "positionMM": "0", "positionIM": fmt(abs(size) * p["avg"] / LEVERAGE),
+                    "avgPrice": fmt(p["avg"]), "positionValue": fmt(abs(size) * p["avg"]),
+                    "tradeMode": 1 if self.margin_mode == "ISOLATED_MARGIN" else 0,
+                    "positionStatus": "Normal", "autoAddMargin": 0, "adlRankIndicator": 2, "leverage": fmt(leverage),
+                    "positionBalance": fmt(abs(size) * p["avg"] / leverage), "markPrice": fmt(mark), "liqPrice": "",
+                    "bustPrice": "", "positionMM": "0", "positionIM": fmt(abs(size) * p["avg"] / leverage),
                     "tpslMode": "Full", "takeProfit": "0", "stopLoss": "0", "trailingStop": "0",
                     "unrealisedPnl": fmt(size * (mark - p["avg"])), "curRealisedPnl": fmt(p["realised"]),
                     "cumRealisedPnl": fmt(p["realised"]), "seq": self.clock(), "isReduceOnly": False,
@@ -354,3 +368,84 @@ class LinearEngine:
         """Asset -> Get Coin Info (GET /v5/asset/coin/query-info), which ccxt reads with keys set."""
         names = sorted({i.quote for i in self.instruments.values()} | {i.base for i in self.instruments.values()})
         return {"rows": [{"name": c, "coin": c, "remainAmount": "1000000", "chains": []} for c in names]}
+
+    # ------------------------------------------------------- position settings
+    def set_leverage(self, params: Mapping) -> dict:
+        """Position -> Set Leverage (POST /v5/position/set-leverage): buy = sell in one-way mode,
+        within the instrument's leverage filter (1–100); the same value again is 110043."""
+        with self.lock:
+            inst = self._instrument(params)
+            buy, sell = D(str(params.get("buyLeverage") or "0")), D(str(params.get("sellLeverage") or "0"))
+            if buy != sell and self.position_mode == 0:
+                raise BybitError(10001, "params error: buyLeverage must be equal to sellLeverage in one-way mode")
+            if not D(1) <= buy <= D(100):
+                raise BybitError(10001, f"params error: leverage {fmt(buy)} is out of range [1, 100]")
+            if buy == self.lev(inst.id):
+                raise BybitError(110043, "Set leverage not modified")
+            self.leverage[inst.id] = buy
+            return {}
+
+    def set_margin_mode(self, params: Mapping) -> dict:
+        """Account -> Set Margin Mode (POST /v5/account/set-margin-mode), unified account: account-wide."""
+        with self.lock:
+            mode = params.get("setMarginMode")
+            if mode not in ("ISOLATED_MARGIN", "REGULAR_MARGIN", "PORTFOLIO_MARGIN"):
+                raise BybitError(10001, "params error: setMarginMode invalid")
+            self.margin_mode = mode
+            return {"reasons": []}
+
+    def switch_mode(self, params: Mapping) -> dict:
+        """Position -> Switch Position Mode (POST /v5/position/switch-mode): 0 one-way, 3 hedge;
+        the same mode again is 110025; refused while a position is open (110024-like)."""
+        with self.lock:
+            mode = int(params.get("mode", -1))
+            if mode not in (0, 3):
+                raise BybitError(10001, "params error: mode invalid")
+            if mode == self.position_mode:
+                raise BybitError(110025, "Position mode is not modified")
+            if any(p["size"] for p in self.positions.values()):
+                raise BybitError(110024, "You have existing positions, so position mode cannot be switched")
+            self.position_mode = mode
+            return {}
+
+    def account_info(self, params: Mapping) -> dict:
+        """Account -> Get Account Info (GET /v5/account/info), which ccxt's fetch_margin_mode reads."""
+        with self.lock:
+            return {"marginMode": self.margin_mode, "updatedTime": str(self.clock()), "unifiedMarginStatus": 5,
+                    "dcpStatus": "OFF", "timeWindow": 10, "smpGroup": 0, "isMasterTrader": False,
+                    "spotHedgingStatus": "OFF"}
+
+    # ----------------------------------------------- test controls: "by hand"
+    def close_by_hand(self, symbol_id: str) -> None:
+        """The account holder closes the position on the exchange's site: a market reduce-only
+        order that is not ours (``orderLinkId`` ``manual-N``), filled at the last price."""
+        with self.lock:
+            size = self.position(symbol_id)["size"]
+            if size:
+                self.create({"category": "linear", "symbol": symbol_id, "side": "Sell" if size > 0 else "Buy",
+                             "orderType": "Market", "qty": fmt(abs(size)), "reduceOnly": True,
+                             "orderLinkId": f"manual-{next(self._ids)}"})
+
+    def liquidate(self, symbol_id: str, price) -> None:
+        """The venue liquidates the position at ``price``: the position is gone, its margin lost
+        (wallet minus the loss at ``price``, capped at the margin), an execution ``BustTrade``."""
+        with self.lock:
+            pos, price = self.position(symbol_id), D(str(price))
+            size = pos["size"]
+            if not size:
+                return
+            self.prices[symbol_id] = price
+            loss = min(abs(size) * pos["avg"] / self.lev(symbol_id), abs(size) * abs(price - pos["avg"]))
+            self.wallet -= loss
+            pos["realised"] -= loss
+            now = self.clock()
+            self.executions.append({
+                "symbol": symbol_id, "orderId": f"liq-{next(self._ids)}", "orderLinkId": "", "side":
+                "Sell" if size > 0 else "Buy", "orderPrice": fmt(price), "orderQty": fmt(abs(size)), "leavesQty": "0",
+                "createType": "CreateByLiq", "orderType": "Market", "stopOrderType": "UNKNOWN", "execFee": "0",
+                "execId": f"exec-{next(self._ids)}", "execPrice": fmt(price), "execQty": fmt(abs(size)),
+                "execType": "BustTrade", "execValue": fmt(abs(size) * price), "execTime": str(now), "isMaker": False,
+                "feeRate": "0", "markPrice": fmt(price), "indexPrice": fmt(price), "closedSize": fmt(abs(size)),
+                "seq": now,
+            })
+            pos["size"], pos["avg"] = ZERO, ZERO

@@ -1,5 +1,6 @@
 """A local fake of Bybit's v5 REST API for *linear perpetuals*, for pointing the real
-``ccxt.bybit`` at (unified account, one-way mode). Standard library only, like the Binance fake::
+``ccxt.bybit`` at (unified account, one-way mode; leverage, margin mode and position mode can
+be set, and a test can close or liquidate a position "by hand on the exchange"). Standard library only, like the Binance fake::
 
     fake = start_fake_bybit()
     ex = make_ccxt_bybit(fake)             # tests.venues.ccxt_helpers
@@ -117,6 +118,22 @@ class FakeBybit:
     def fill_partially(self, order_link_id: str, qty) -> None:
         self.engine.fill_partially(order_link_id, qty)
 
+    def close_by_hand(self, symbol: str) -> None:
+        """Close the position as its holder would on the exchange's site (not through Tradewire)."""
+        self.engine.close_by_hand(_symbol_id(symbol))
+
+    def liquidate(self, symbol: str, price) -> None:
+        """The venue liquidates the position of ``symbol`` at ``price``."""
+        self.engine.liquidate(_symbol_id(symbol), price)
+
+    def leverage(self, symbol: str) -> Any:
+        with self.engine.lock:
+            return self.engine.lev(_symbol_id(symbol))
+
+    def count_calls(self, method: str, path: str) -> int:
+        """Requests to ``path`` that reached it (no injected fault), answered or refused."""
+        return len(self.calls(method, path))
+
     # --------------------------------------------------------- test inspection
     def count_orders(self, order_link_id: str) -> int:
         with self.engine.lock:
@@ -215,6 +232,10 @@ class FakeBybit:
         return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": self.now_ms()}
 
 
+def _symbol_id(symbol: str) -> str:
+    return symbol.replace("/", "").split(":")[0]
+
+
 def _time(fake: FakeBybit, params) -> dict:
     now = fake.now_ms()
     return {"timeSecond": str(now // 1000), "timeNano": str(now * 1_000_000)}
@@ -230,6 +251,10 @@ ROUTES: dict[tuple[str, str], tuple[Callable[[FakeBybit, dict], Any], bool]] = {
     ("GET", "/v5/execution/list"): (lambda f, p: f.engine.execution_list(p), True),
     ("GET", "/v5/position/list"): (lambda f, p: f.engine.position_list(p), True),
     ("GET", "/v5/account/wallet-balance"): (lambda f, p: f.engine.wallet_balance(p), True),
+    ("GET", "/v5/account/info"): (lambda f, p: f.engine.account_info(p), True),
+    ("POST", "/v5/position/set-leverage"): (lambda f, p: f.engine.set_leverage(p), True),
+    ("POST", "/v5/account/set-margin-mode"): (lambda f, p: f.engine.set_margin_mode(p), True),
+    ("POST", "/v5/position/switch-mode"): (lambda f, p: f.engine.switch_mode(p), True),
 }
 
 

@@ -26,6 +26,9 @@ from app.execution.venues.ccxt_venue import CcxtVenue
 
 class BinanceVenue(CcxtVenue):
     duplicate_messages = ("Duplicate order sent",)
+    # -4046 "No need to change margin type." (ccxt: MarginModeAlreadySet) and -4059 "No need to
+    # change position side." are answers that the setting is already right.
+    unchanged_messages = ("No need to change",)
     default_options = {"warnOnFetchOpenOrdersWithoutSymbol": False}
 
     @property

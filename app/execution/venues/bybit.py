@@ -26,6 +26,11 @@ from app.execution.venues.ccxt_venue import CcxtVenue
 
 class BybitVenue(CcxtVenue):
     duplicate_messages = ("OrderLinkedID is duplicate",)
+    # 110043 "Set leverage not modified" comes as a BadRequest: the leverage is already right.
+    # On a unified account ccxt's set_margin_mode is account-wide (/v5/account/set-margin-mode,
+    # ISOLATED_MARGIN / REGULAR_MARGIN). https://bybit-exchange.github.io/docs/v5/position/leverage
+    unchanged_messages = ("Set leverage not modified",)
+
     def lookup_params(self, client_order_id: str) -> dict[str, Any]:
         return {"orderLinkId": self.venue_client_order_id(client_order_id)}
 

@@ -32,7 +32,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from app.config import Settings
 from app.config_file import AccountConfig
 from app.domain.enums import OrderType, TimeInForce
-from app.errors import AppError, ConfigError, TemporaryVenueError, VenueOrderNotFound, VenueRefused
+from app.errors import AppError, ConfigError, TemporaryVenueError, VenueError, VenueOrderNotFound, VenueRefused
 from app.execution.venues import ccxt_convert as convert
 from app.execution.venues.base import OpenOrder, OrderRequest, Trade, Trigger, Venue, VenueOrder
 from app.execution.venues.ccxt_errors import translated
@@ -56,6 +56,26 @@ class VenueAccount:
     venue: str
     config: AccountConfig
     credentials: Credentials | None = None
+
+
+@dataclass(frozen=True)
+class VenuePosition:
+    """A position as the venue reports it: signed base quantity (contracts × contract size),
+    entry price (quote per base), leverage and margin mode when the venue says."""
+
+    symbol: str
+    quantity: Decimal
+    entry_price: Decimal | None = None
+    leverage: Decimal | None = None
+    margin_mode: str | None = None
+
+
+@dataclass(frozen=True)
+class FuturesState:
+    """A symbol's leverage and margin mode on the venue (None: the venue did not say)."""
+
+    leverage: Decimal | None = None
+    margin_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -265,6 +285,67 @@ class CcxtVenue(Venue):
         totals = {c: convert.dec(v) for c, v in (raw.get("total") or {}).items()}
         return {c: v for c, v in totals.items() if v}
 
+    # ------------------------------------------------------------- futures settings
+    # The venue's unified calls (https://docs.ccxt.com: setLeverage, setMarginMode,
+    # setPositionMode). Translated as sends: a refusal is ``OrderRejected`` with the venue's
+    # message (the entry is refused, never sent at another leverage); a "not modified" answer
+    # (ccxt ``NoChange``, or a quirk's ``unchanged_messages``) is success.
+    unchanged_messages: tuple[str, ...] = ()
+
+    @property
+    def supports_futures_settings(self) -> bool:
+        return bool(self.exchange.has.get("setLeverage"))
+
+    def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        self._setting("set_leverage", self.exchange.set_leverage, _number(leverage), symbol)
+
+    def set_margin_mode(self, symbol: str, margin_mode: str, leverage: Decimal | None = None) -> None:
+        params = {"leverage": _number(leverage)} if leverage is not None else {}
+        self._setting("set_margin_mode", self.exchange.set_margin_mode, margin_mode, symbol, params)
+
+    def set_position_mode(self, symbol: str, hedged: bool) -> None:
+        self._setting("set_position_mode", self.exchange.set_position_mode, hedged, symbol)
+
+    def futures_state(self, symbol: str) -> FuturesState:
+        """Leverage (``fetch_leverage``) and margin mode (``fetch_margin_mode``) where ccxt has them."""
+        self.ensure_markets()
+        has, leverage, mode = self.exchange.has, None, None
+        if has.get("fetchLeverage"):
+            raw = self._read("fetch_leverage", self.exchange.fetch_leverage, symbol)
+            leverage = convert.dec(raw.get("longLeverage") or raw.get("shortLeverage"))
+            mode = raw.get("marginMode")
+        if has.get("fetchMarginMode"):
+            mode = self._read("fetch_margin_mode", self.exchange.fetch_margin_mode, symbol).get("marginMode") or mode
+        return FuturesState(leverage, mode)
+
+    def fetch_positions(self) -> list[VenuePosition] | None:
+        """Every open contract position (``fetch_positions``); None where ccxt has no such call
+        or the account trades no contract market."""
+        self.ensure_markets()
+        if not self.exchange.has.get("fetchPositions") or not any(
+                m.get("contract") for m in (self.exchange.markets or {}).values()):
+            return None  # no contract markets loaded (a spot-only account): nothing to ask
+        result = []
+        for raw in self._read("fetch_positions", self.exchange.fetch_positions):
+            size = (convert.dec(raw.get("contracts")) or convert.ZERO) * (convert.dec(raw.get("contractSize")) or 1)
+            if size and raw.get("symbol"):
+                signed = -abs(size) if raw.get("side") == "short" else abs(size)
+                result.append(VenuePosition(raw["symbol"], signed, convert.dec(raw.get("entryPrice")),
+                                            convert.dec(raw.get("leverage")), raw.get("marginMode")))
+        return result
+
+    def _setting(self, action: str, call: Callable[..., Any], *args: Any) -> None:
+        self.ensure_markets()
+        with self._lock:
+            try:
+                with translated(self.name, action, sending=True):
+                    call(*args)
+            except VenueError as e:
+                cause = e.__cause__
+                if isinstance(cause, ccxt.NoChange) or any(m in str(cause) for m in self.unchanged_messages):
+                    return
+                raise
+
     # ----------------------------------------------------------------------- markets
     def load_markets(self) -> dict[str, dict[str, Any]]:
         """(Re)load the venue's markets; ccxt's unified structures, JSON-safe, by symbol."""
@@ -335,6 +416,11 @@ class CcxtVenue(Venue):
             raws = self._read("fetch_my_trades", self.exchange.fetch_my_trades, symbol, since)
             raws = [t for t in raws if str(t.get("order")) == venue_order_id]
         return convert.trades_of(raws, default_ts) or ()
+
+
+def _number(value: Decimal) -> int | float:
+    """A leverage as ccxt wants it: an int when whole (``5``, not ``5.0``)."""
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _covers(trades: tuple[Trade, ...], filled: Decimal) -> bool:
