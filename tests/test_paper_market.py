@@ -234,7 +234,8 @@ def test_without_market_data_a_signal_with_a_price_still_fills_and_says_which_pr
     assert (order.status, order.average_price) == ("FILLED", D("123.5"))
     trace = client.get(f"/api/v1/signals/{answer['signal_id']}", headers=admin).json()
     market_check = next(c for c in trace["decision"]["checks"] if c["check"] == "market")
-    assert market_check["detail"] == "price: the sender's price 123.5 (no quote for SOL/USDT on binance yet)"
+    assert market_check["detail"] == ("price: the sender's price 123.5 (no quote for SOL/USDT on binance yet (the binance "
+                                      "market data is down: no market-data process (tradewire marketdata) has reported))")
     assert order.reason.startswith("priced from the signal's reference price (no book for SOL/USDT on binance yet")
 
 

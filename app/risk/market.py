@@ -69,7 +69,10 @@ def market_view(session: Session, account_id: uuid.UUID, signal: Signal, *, wait
         quote, reason = cache.usable_quote(source, signal.symbol, max_age)
         if quote is None:
             cache.request(source, signal.symbol)
-            if wait and _needs_market_price(signal) and _streaming(source):
+            state = cache.status(source)
+            if state.get("mode") not in ("stream", "poll"):
+                reason = f"{reason} (the {source} market data is {state.get('mode')}: {_why(state)})"
+            elif wait and _needs_market_price(signal):
                 quote, reason = cache.wait_for_quote(source, signal.symbol, max_age, FIRST_QUOTE_WAIT_SECONDS)
     except Exception as e:  # Redis down: decide on the signal's own price
         log.warning("market data not read: %s", e)
@@ -117,10 +120,10 @@ def deviation_bps(price: Decimal, quote: Quote) -> tuple[Decimal, Decimal] | Non
         return abs(price - mid) / mid * 10_000, mid
 
 
-def _streaming(source: str) -> bool:
-    """A market-data process reports this source alive (streaming or polling): only then is a
-    first quote worth waiting for; offline, the decision goes on at once with the reason."""
-    return cache.status(source).get("mode") in ("stream", "poll")
+def _why(state: dict) -> str:
+    """A market-data source's status in a few words (a first quote is only waited for while the
+    source streams or polls; offline, the decision goes on at once and says so)."""
+    return state.get("note") or state.get("last_error") or "no market-data process reports it"
 
 
 def _needs_market_price(signal: Signal) -> bool:
