@@ -453,6 +453,8 @@ def with_ticker(dialect: str, ticker: str) -> str | dict[str, Any]:
         "octobot": f"SYMBOL={ticker}\nSIGNAL=BUY",
         "prediction": prediction(symbol=ticker),
         "tradewire": {"tradewire": 1, "symbol": ticker, "action": "buy"},
+        "pineconnector": f"60123456789,buy,{ticker},risk=1",
+        "alertatron": f"MyKeys({ticker}) {{ market(side=buy, amount=1); }} #bot",
     }
     return bodies[dialect]
 

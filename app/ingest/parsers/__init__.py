@@ -12,7 +12,9 @@ from typing import Any, Protocol
 
 from app.domain.signal import Signal
 from app.errors import SignalParseError
-from app.ingest.parsers import octobot, okx, prediction, threecommas, tradewire, traderspost, tradingview
+from app.ingest.parsers import (
+    alertatron, octobot, okx, pineconnector, prediction, threecommas, tradewire, traderspost, tradingview,
+)
 from app.ingest.parsers import body as _body
 from app.ingest.parsers.body import json_error
 
@@ -27,7 +29,8 @@ class Dialect(Protocol):
 
 # Most specific first: detection stops at the first dialect that claims the body.
 DIALECTS: dict[str, Dialect] = {  # type: ignore[misc]
-    d.NAME: d for d in (tradewire, threecommas, okx, traderspost, octobot, tradingview, prediction)
+    d.NAME: d
+    for d in (tradewire, threecommas, okx, traderspost, pineconnector, alertatron, octobot, tradingview, prediction)
 }
 
 

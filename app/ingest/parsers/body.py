@@ -30,6 +30,10 @@ REDACTED = "***"
 # Fields whose value identifies the strategy on POST /webhooks/tradingview (no URL token).
 BODY_SECRET_FIELDS = ("passphrase", "secret", "signalToken", "token")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# PineConnector's ``LicenseID,command,…`` (docs.pineconnector.com/syntax): the first field is
+# the credential. Any text led by a word, a comma and a letters-only word loses its first field
+# when stored: hiding a harmless word costs less than storing a license.
+LICENSE_LEAD = re.compile(r"(?P<pre>\s*)(?P<license>[^,=\s{}\[\]\"]+)(?P<post>\s*,\s*(?P<command>[A-Za-z]+)\s*(,|$))")
 
 
 def is_secret_field(name: str) -> bool:
@@ -160,7 +164,7 @@ def redact(body: bytes, secrets: Iterable[str] = ()) -> str:
         data = json.loads(content, parse_float=str, parse_int=str)
         _check_tree(data)
     except (RecursionError, ValueError, SignalParseError):  # broken, too deep, or NUL / surrogate inside
-        return _scrub(_redact_text(content), secrets)
+        return _scrub(_redact_text(_redact_license(content)), secrets)
     return _scrub(json.dumps(_redact_value(data), ensure_ascii=False), secrets)
 
 
@@ -226,6 +230,11 @@ _PAIR = re.compile(
     r"""(?P<pre>(?<![\w\\-])(?P<q>["']?)(?P<key>(?:[A-Za-z0-9_-]|\\u[0-9a-fA-F]{4}){1,64})(?P=q)\s*[=:]\s*)"""
     r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^;&\s,}\]"']+)"""
 )
+
+
+def _redact_license(content: str) -> str:
+    match = LICENSE_LEAD.match(content)
+    return content if match is None else f"{match.group('pre')}{REDACTED}{content[match.end('license'):]}"
 
 
 def _redact_text(content: str) -> str:
