@@ -70,6 +70,20 @@ class FuturesConfig(FuturesSymbolConfig):
         return FuturesSymbolConfig(**merged)
 
 
+class PaperSimulation(BaseModel):
+    """How a paper account fills (``[accounts.X.paper]``): fees as fractions of notional (None:
+    ``TRADEWIRE_PAPER_FEE_RATE``), a slippage cap on book walks, and a latency between send
+    and fill in milliseconds (fixed, plus up to ``latency_jitter_ms`` of uniform jitter)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    taker_fee_rate: Decimal | None = Field(default=None, ge=0, le=Decimal("0.1"))
+    maker_fee_rate: Decimal | None = Field(default=None, ge=-Decimal("0.01"), le=Decimal("0.1"))
+    max_slippage_bps: Decimal | None = Field(default=None, gt=0, le=10_000)
+    latency_ms: int = Field(default=0, ge=0, le=60_000)
+    latency_jitter_ms: int = Field(default=0, ge=0, le=60_000)
+
+
 class AccountConfig(BaseModel):
     """An account: its venue (``paper`` or a ccxt exchange id) and its limits."""
 
@@ -87,6 +101,7 @@ class AccountConfig(BaseModel):
     api_url: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     risk: RiskLimits = Field(default_factory=RiskLimits)
+    paper: PaperSimulation = Field(default_factory=PaperSimulation, description="paper only: fees, slippage cap, latency")
     market_data: str | None = Field(default=None, description="market-data source (a ccxt id); default: binance "
                                     "for paper, the account's own venue otherwise; \"\" for none")
     futures: FuturesConfig = Field(default_factory=FuturesConfig)

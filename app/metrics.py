@@ -19,6 +19,9 @@ rows that are never deleted, so they only grow. All names start with ``tradewire
   queues of every venue and of notifications
 - ``tradewire_circuit_breaker_open{venue}``, ``tradewire_circuit_breaker_failures{venue}``
 - ``tradewire_account_trading_state{account,state}``: 1 for the current state
+- ``tradewire_account_equity{account,basis}`` (``cost``: positions at entry; ``market``: at
+  the cached market), ``tradewire_unrealized_pnl{account,symbol}``,
+  ``tradewire_account_exposure{account}``: mark-to-market from the market-data cache
 - ``tradewire_up{store}``: 1 when PostgreSQL / Redis answered this scrape
 - failed authentication and signal ceilings: ``app.security.metrics``
 
@@ -26,11 +29,12 @@ With ``TRADEWIRE_METRICS_TOKEN`` set, a scrape needs ``Authorization: Bearer <th
 (401 otherwise, counted as a failed ``metrics`` authentication); unset, ``/metrics`` is open.
 """
 
+import hmac
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
@@ -39,12 +43,16 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from app.config_file import AccountConfig
 from app.db import get_sessionmaker
+from app.domain.equity import equity as equity_at_cost
 from app.errors import AuthenticationFailed
 from app.jobs.queue import JOB_SERIALIZER, get_queue, get_redis
+from app.marketdata.marks import mark_account
+from app.persistence.models import Account, BalanceRecord, PositionRecord
 from app.security.metrics import SecurityCollector
 from app.security.settings import get_security_settings
 
@@ -158,6 +166,34 @@ def _database_metrics(session: Session) -> Iterator[Metric]:
         for state in ("ACTIVE", "REDUCING", "HALTED"):
             states.add_metric([account, state], 1 if current == state else 0)
     yield states
+    yield from _marks(session)
+
+
+def _marks(session: Session) -> Iterator[Metric]:
+    """Equity, unrealised PnL and exposure per account at the market (cached quotes only)."""
+    equity = GaugeMetricFamily("tradewire_account_equity", "Account equity in its quote currency",
+                               labels=["account", "basis"])
+    unrealized = GaugeMetricFamily("tradewire_unrealized_pnl", "Unrealised PnL at the market, quote currency",
+                                   labels=["account", "symbol"])
+    exposure = GaugeMetricFamily("tradewire_account_exposure", "Sum of |position| × mark, quote currency",
+                                 labels=["account"])
+    for account in session.execute(select(Account)).scalars():
+        config = AccountConfig.model_validate(account.settings or {})
+        cash = session.execute(select(BalanceRecord.total).where(
+            BalanceRecord.account_id == account.id, BalanceRecord.currency == config.quote_currency)).scalar() or Decimal(0)
+        positions = list(session.execute(select(PositionRecord).where(
+            PositionRecord.account_id == account.id, PositionRecord.quantity != 0)).scalars())
+        marks = mark_account(config, cash, positions)
+        equity.add_metric([account.name, "cost"], float(equity_at_cost(cash, positions, config.quote_currency)))
+        if marks.equity is not None:
+            equity.add_metric([account.name, "market"], float(marks.equity))
+            exposure.add_metric([account.name], float(marks.exposure or 0))
+        for symbol, marked in marks.positions.items():
+            if marked.unrealized is not None:
+                unrealized.add_metric([account.name, symbol], float(marked.unrealized))
+    yield equity
+    yield unrealized
+    yield exposure
 
 
 def _gauge(session: Session, query: str, name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:

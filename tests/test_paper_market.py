@@ -248,3 +248,56 @@ def test_stats_show_slippage_against_the_market_at_receipt(client, db, admin, ma
     # filled 0.001 @ 60000 and 0.001 @ 60060: average 60030, 5 bps above the ask at receipt
     assert overall["avg_market_slippage_bps"] == "5"
     assert overall["avg_slippage_bps"] == "174.58"  # against the sender's 59000
+
+
+def test_positions_are_marked_to_market_in_the_admin_api_and_metrics(client, db, admin, market):
+    market.set_book(BTC, bids=[("60000", "1")], asks=[("60010", "1")])
+    warm()
+    post(client, db, size="0.01", size_unit="base")
+    drain_queues()  # bought 0.01 at 60010, fee 0.6001
+    market.set_book(BTC, bids=[("61000", "1")], asks=[("61010", "1")])
+    eventually(lambda: (q := cache.read_quote("binance", BTC)) and q.bid == D("61000"), what="the new bid")
+    view = client.get("/api/v1/accounts/paper", headers=admin).json()
+    position = view["open_positions"][0]
+    assert (position["mark_price"], position["notional"], position["unrealized_pnl"]) == ("61000", "610", "9.9")
+    assert (D(view["equity_at_market"]), view["unrealized_pnl"], view["exposure"]) == (
+        D("10000") - D("600.1") - D("0.6001") + D("610"), "9.9", "610")
+    metrics = client.get("/metrics").text
+    assert 'tradewire_unrealized_pnl{account="paper",symbol="BTC/USDT"} 9.9' in metrics
+
+
+def test_a_slippage_cap_stops_the_book_walk_and_the_account_sets_its_fees(client, db, market, monkeypatch, tmp_path):
+    configure(monkeypatch, tmp_path, market, risk="paper = { max_slippage_bps = 10, taker_fee_rate = 0.0005, "
+                                                   "latency_ms = 20, latency_jitter_ms = 10 }")
+    market.set_book(BTC, bids=[("59990", "1")], asks=[("60000", "0.001"), ("60050", "0.001"), ("60100", "1")])
+    warm()
+    answer = post(client, db, size="0.01", size_unit="base")
+    drain_queues()
+    order = order_of(answer["signal_id"])
+    # 60000 × 1.001 = 60060 is the worst price the cap allows: the 60100 level is not taken
+    assert (order.status, order.filled_quantity) == ("CANCELED", D("0.002"))
+    assert fills_of(order) == [(D("60000"), D("0.001"), D("0.03")), (D("60050"), D("0.001"), D("0.030025"))]
+    assert "within max_slippage_bps 10" in order.reason
+
+
+def test_every_corpus_payload_that_lacked_a_price_fills_against_the_market(client, db, admin, market):
+    """Corpus 16 (OctoBot: no price), 02 (TradersPost: a price), 03 (TradersPost: sell to flat, no
+    price) and 30 (APIndicators prediction: no price) on the default paper account, as sent."""
+    market.set_book(BTC, bids=[("67440", "1")], asks=[("67450", "1")])
+    warm()
+    key = client.post("/api/v1/api-keys", headers=admin, json={"name": "p", "strategies": ["default"]}).json()["key"]
+    outcomes = {}
+    for name in ("16", "02", "03", "30"):
+        entry = corpus(name)
+        if entry["kind"] == "prediction_api":
+            answer = client.post("/api/v1/predictions", content=rendered_bytes(entry),
+                                 headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+        else:
+            answer = client.post(f"/webhooks/tradingview/{db}", content=rendered_bytes(entry),
+                                 headers={"content-type": entry["content_type"]})
+        assert answer.json()["status"] == "accepted", (name, answer.json())
+        drain_queues()
+        order = order_of(answer.json()["signal_id"])
+        outcomes[name] = (order.side, order.status, order.average_price)
+    assert outcomes == {"16": ("buy", "FILLED", D("67450")), "02": ("buy", "FILLED", D("67450")),
+                        "03": ("sell", "FILLED", D("67440")), "30": ("buy", "FILLED", D("67450"))}

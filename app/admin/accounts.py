@@ -17,6 +17,7 @@ from app.config_file import AccountConfig
 from app.deps import OperatorDep, SessionDep
 from app.domain.enums import TradingState
 from app.domain.equity import equity
+from app.marketdata.marks import Marked, mark_account
 from app.errors import NotFound
 from app.notify import notify_on_commit
 from app.persistence.models import Account, BalanceRecord, PositionRecord, VenueBreakerRecord
@@ -98,6 +99,12 @@ def remove_credentials(name: Name) -> None:
     delete_credentials(name)
 
 
+def _open_position(p: PositionRecord, marked: Marked | None) -> OpenPosition:
+    return OpenPosition(symbol=p.symbol, quantity=p.quantity, average_price=p.average_price,
+                        mark_price=marked.mark if marked else None, notional=marked.notional if marked else None,
+                        unrealized_pnl=marked.unrealized if marked else None)
+
+
 def account_view(session: Session, account: Account) -> AccountDetail:
     config = AccountConfig.model_validate(account.settings or {})
     balances = {
@@ -110,6 +117,8 @@ def account_view(session: Session, account: Account) -> AccountDetail:
         .order_by(PositionRecord.symbol)
     ).scalars().all()
     breaker = session.get(VenueBreakerRecord, account.venue)
+    cash = balances.get(config.quote_currency, Decimal(0))
+    marks = mark_account(config, cash, list(positions))
     return AccountDetail(
         name=account.name,
         venue=account.venue,
@@ -117,10 +126,10 @@ def account_view(session: Session, account: Account) -> AccountDetail:
         state_reason=account.state_reason,
         state_changed_at=account.state_changed_at,
         quote_currency=config.quote_currency,
-        equity=equity(balances.get(config.quote_currency, Decimal(0)), positions, config.quote_currency),
+        equity=equity(cash, positions, config.quote_currency),
+        equity_at_market=marks.equity, unrealized_pnl=marks.unrealized, exposure=marks.exposure,
         balances=balances,
-        open_positions=[OpenPosition(symbol=p.symbol, quantity=p.quantity, average_price=p.average_price)
-                        for p in positions],
+        open_positions=[_open_position(p, marks.positions.get(p.symbol)) for p in positions],
         circuit_breaker=None if breaker is None else Breaker(
             open=breaker.opened_at is not None, consecutive_failures=breaker.consecutive_failures,
             opened_at=breaker.opened_at, last_error=breaker.last_error,

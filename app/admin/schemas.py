@@ -298,15 +298,27 @@ class AccountView(BaseModel):
     state_changed_at: datetime | None
     quote_currency: str
     equity: Money
+    equity_at_market: Money | None = Field(
+        default=None, description="balance plus positions at their mark (spot) and unrealised PnL (derivatives); "
+        "null when no position could be marked")
+    unrealized_pnl: Money | None = Field(default=None, description="sum over the marked positions, quote currency")
+    exposure: Money | None = Field(default=None, description="sum of |quantity| × mark over the marked positions")
     balances: dict[str, Money]
     open_positions: list["OpenPosition"]
     circuit_breaker: Breaker | None = Field(description="The venue's breaker, null when it never failed.")
 
 
 class OpenPosition(BaseModel):
+    """``mark_price``: what closing would get at the market (bid for a long, ask for a short)
+    from a fresh quote of the account's market-data source; None without one. ``notional``
+    (exposure) and ``unrealized_pnl`` in the quote currency at that mark."""
+
     symbol: str
     quantity: Money
     average_price: Money | None
+    mark_price: Money | None = None
+    notional: Money | None = None
+    unrealized_pnl: Money | None = None
 
 
 AccountView.model_rebuild()

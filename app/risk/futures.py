@@ -14,14 +14,16 @@ Pure functions of the ``RiskContext`` (no I/O), like the engine's own steps.
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Any
 
 from app.domain.enums import Action, PositionSide
 from app.domain.money import fmt
 from app.domain.symbols import is_derivative
 
-if TYPE_CHECKING:  # the engine imports this module; its types only for annotations
-    from app.risk.engine import Plans, RiskContext
+# The engine imports this module, so its ``RiskContext`` (``ctx``) and plans are typed loosely
+# here: this module must not import the engine back (no import cycles, even for type checking).
+RiskContext = Any
+Plans = tuple
 
 HEDGE_REFUSAL = "position_mode hedge is not supported yet: Tradewire keeps one net position per (account, symbol)"
 
@@ -56,7 +58,7 @@ def wanted(futures, symbol: str, leverage: Decimal | None, margin_mode: str | No
     )
 
 
-def check_futures(ctx: "RiskContext", plans: "Plans") -> tuple[str | None, "Plans"]:
+def check_futures(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     signal, account = ctx.signal, ctx.account
     if not is_derivative(signal.symbol):
         if signal.leverage is not None or signal.margin_mode is not None:
@@ -73,7 +75,7 @@ def check_futures(ctx: "RiskContext", plans: "Plans") -> tuple[str | None, "Plan
     return None, plans
 
 
-def futures_detail(ctx: "RiskContext") -> str | None:
+def futures_detail(ctx: RiskContext) -> str | None:
     """What a passing ``futures`` step will set on the venue, for the decision and the dry run."""
     account = ctx.account
     if account is None or not is_derivative(ctx.signal.symbol) or not _opens(ctx):
@@ -84,14 +86,14 @@ def futures_detail(ctx: "RiskContext") -> str | None:
     return f"set on {ctx.rules.venue} before the entry: {words}" if words else None
 
 
-def check_position_sync(ctx: "RiskContext", plans: "Plans") -> tuple[str | None, "Plans"]:
+def check_position_sync(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     warning = desync(ctx)
     if warning is not None and ctx.strategy.on_desync == "reject":
         return f"{warning}; the strategy's on_desync is reject", plans
     return None, plans
 
 
-def desync(ctx: "RiskContext") -> str | None:
+def desync(ctx: RiskContext) -> str | None:
     """The sentence saying the sender's ``prev_position`` and the ledger disagree, or None."""
     said = ctx.signal.prev_position
     if said is None:
@@ -104,5 +106,5 @@ def desync(ctx: "RiskContext") -> str | None:
             f"{ctx.signal.symbol} ({ours.value})")
 
 
-def _opens(ctx: "RiskContext") -> bool:
+def _opens(ctx: RiskContext) -> bool:
     return ctx.signal.action in (Action.BUY, Action.SELL) and ctx.signal.target_position != PositionSide.FLAT

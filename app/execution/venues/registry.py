@@ -93,10 +93,13 @@ class VenueRegistry:
 
 
 def _paper_venue(ref: VenueAccount) -> PaperVenue:
-    settings, source = get_settings(), market_data_source(ref.config)
+    settings, source, sim = get_settings(), market_data_source(ref.config), ref.config.paper
     max_age = source_config(source).max_quote_age_seconds if source else 5.0
-    return PaperVenue(str(ref.id), source=source, max_quote_age_seconds=max_age, taker_fee_rate=settings.paper_fee_rate,
-                      slippage_bps=settings.paper_slippage_bps)
+    return PaperVenue(str(ref.id), source=source, max_quote_age_seconds=max_age,
+                      taker_fee_rate=sim.taker_fee_rate if sim.taker_fee_rate is not None else settings.paper_fee_rate,
+                      maker_fee_rate=sim.maker_fee_rate, slippage_bps=settings.paper_slippage_bps,
+                      max_slippage_bps=sim.max_slippage_bps, latency_ms=sim.latency_ms,
+                      latency_jitter_ms=sim.latency_jitter_ms)
 
 
 def _fingerprint(ref: VenueAccount, revision: uuid.UUID | None) -> str:
