@@ -200,3 +200,18 @@ def account(fake, db, monkeypatch):
 
     apply_settings(monkeypatch)
     return binance_account(fake, monkeypatch)
+
+
+@pytest.fixture
+def fake_bybit():
+    """The fake Bybit linear-perpetual server (tests/venues); afterwards it must have seen no
+    unknown endpoint, called only its routes and raised no error of its own."""
+    from tests.venues import start_fake_bybit
+    from tests.venues.bybit_linear import ROUTES
+
+    server = start_fake_bybit()
+    yield server
+    server.stop()
+    assert server.unknown_requests == [], server.unknown_requests
+    assert server.server_errors == [], server.server_errors[-1:]
+    assert server.endpoints_called() <= set(ROUTES)

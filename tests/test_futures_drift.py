@@ -19,21 +19,15 @@ from app.jobs.reconciler import reconcile
 from app.notify.config import reset_notifications_config
 from app.notify.jobs import get_notify_queue
 from app.persistence.models import EventRecord, FillRecord, PositionDriftRecord, PositionRecord
-from tests.venues import make_ccxt_bybit, start_fake_bybit
-from tests.venues.bybit_linear import ROUTES
+from tests.venues import make_ccxt_bybit
 from tests.venues.tradewire import apply_settings, bybit_account, make_intent
 
 PERP = "BTC/USDT:USDT"
 
 
 @pytest.fixture
-def fake():
-    server = start_fake_bybit()
-    yield server
-    server.stop()
-    assert server.unknown_requests == [], server.unknown_requests
-    assert server.server_errors == [], server.server_errors[-1:]
-    assert server.endpoints_called() <= set(ROUTES)
+def fake(fake_bybit):
+    return fake_bybit
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ from app.db import unit_of_work
 from app.jobs.worker import warm_up
 from app.persistence.models import Account, OrderRecord, Strategy
 from tests.conftest import drain_queues
-from tests.venues import start_fake_bybit
-from tests.venues.bybit_linear import ROUTES
 from tests.venues.tradewire import apply_settings, bybit_account
 
 PERP = "BTC/USDT:USDT"
@@ -25,13 +23,8 @@ _keys = itertools.count(1)
 
 
 @pytest.fixture
-def fake():
-    server = start_fake_bybit()
-    yield server
-    server.stop()
-    assert server.unknown_requests == [], server.unknown_requests
-    assert server.server_errors == [], server.server_errors[-1:]
-    assert server.endpoints_called() <= set(ROUTES)
+def fake(fake_bybit):
+    return fake_bybit
 
 
 def futures_strategy(fake, monkeypatch, *, strategy: dict | None = None, **futures) -> str:

@@ -11,8 +11,7 @@ from app.execution.service import execute_intent
 from app.jobs.reconciler import reconcile
 from app.persistence.models import MarketRecord, OrderIntentRecord, OrderRecord, PositionRecord
 from tests.conftest import drain_queues
-from tests.venues import make_ccxt_bybit, start_fake_bybit
-from tests.venues.bybit_linear import ROUTES
+from tests.venues import make_ccxt_bybit
 from tests.venues.tradewire import apply_settings, bybit_account, eventually, events_of, make_intent, order_of
 
 PERP = "BTC/USDT:USDT"
@@ -20,13 +19,8 @@ CREATE = "/v5/order/create"
 
 
 @pytest.fixture
-def fake():
-    server = start_fake_bybit()
-    yield server
-    server.stop()
-    assert server.unknown_requests == [], server.unknown_requests
-    assert server.server_errors == [], server.server_errors[-1:]
-    assert server.endpoints_called() <= set(ROUTES)
+def fake(fake_bybit):
+    return fake_bybit
 
 
 @pytest.fixture
