@@ -155,6 +155,14 @@ def test_operator_follows_an_alert_from_post_to_fill_and_uses_every_page(context
     expect(page.locator(".notice")).to_contain_text("ACTIVE → HALTED")
     expect(page.locator("text=DOGE/USDT").first).to_be_visible()  # the position the fill opened
     shot(page, "05-accounts")
+    # Close position asks first (the exit itself is tested in tests/test_console_pages.py).
+    position = page.locator('tr[data-position="paper:DOGE/USDT"]')
+    expect(position.locator("td.mark")).to_have_text("—")  # no market data on this stack
+    position.locator("button:has-text('Close position')").click()
+    expect(page.locator("#close-confirm")).to_contain_text("HALTED: the exit would be denied too")
+    shot(page, "05b-close-position-confirm")
+    page.locator("#close-confirm a:has-text('Keep it open')").click()
+    expect(page.locator("#close-confirm")).to_have_count(0)
     rejected_id = stack.post_alert(second_alert(stack.webhook_token))
     page.goto("/")
     rejected = page.locator(f'tr[data-signal="{rejected_id}"]')
@@ -198,6 +206,8 @@ def test_operator_follows_an_alert_from_post_to_fill_and_uses_every_page(context
     page.goto("/analytics?period=all")
     expect(page.locator("table.stats").first).to_contain_text("default")
     expect(page.locator("#equity-chart canvas").first).to_be_attached()
+    expect(page.locator("[data-testid=latency-percentiles]")).to_contain_text("p99")
+    expect(page.locator("ol.histogram li")).to_have_count(6)
     shot(page, "08-analytics")
 
     # The same pages on a phone-sized screen.

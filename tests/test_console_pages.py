@@ -180,3 +180,124 @@ def test_a_viewer_reads_the_console_but_cannot_flip_the_kill_switch_and_the_audi
     audit = admin_get(app_client, "/api/v1/audit")["items"]
     assert any(e["actor"] == "vera" and e["path"] == "/accounts/paper/trading-state" and e["status"] == 403
                for e in audit), audit
+
+
+def fill_doge(client: TestClient, token: str) -> str:
+    """Corpus 01 (buy 10000 DOGE/USDT at 0.0027486) filled on the paper account; its signal id."""
+    from tests.conftest import corpus01_with_token, drain_queues
+
+    answer = client.post(f"/webhooks/tradingview/{token}", content=corpus01_with_token(token))
+    assert answer.status_code == 202, answer.text
+    drain_queues()
+    return answer.json()["signal_id"]
+
+
+def quote_doge(bid: str, ask: str) -> None:
+    """A fresh DOGE/USDT quote of the paper account's market-data source, as the streamer writes it."""
+    from decimal import Decimal
+
+    from app.domain.marketdata import Quote
+    from app.marketdata import cache
+
+    now = datetime.now(UTC)
+    cache.write_quote(Quote("binance", "DOGE/USDT", Decimal(bid), Decimal(ask), Decimal(bid), now, now))
+
+
+def position_row(page: str) -> str:
+    return re.search(r'<tr data-position="paper:DOGE/USDT">(.*?)</tr>', page, re.S).group(1)
+
+
+def test_positions_show_mark_notional_and_unrealised_pnl_and_a_dash_when_not_marked(app_client, db):
+    signed_in(app_client)
+    fill_doge(app_client, db)
+    unmarked = app_client.get("/accounts").text
+    cells = re.findall(r'class="num (?:mark|notional|unrealized)">([^<]*)<', position_row(unmarked))
+    assert cells == ["—", "—", "—"]
+    for testid in ("equity-at-market", "unrealized-pnl", "exposure"):
+        assert re.search(rf'data-testid="{testid}">—<', unmarked), testid
+
+    quote_doge("0.0028", "0.0028002")  # a long is marked at the bid
+    view = admin_get(app_client, "/api/v1/accounts/paper")
+    [held] = view["open_positions"]
+    marked = app_client.get("/accounts").text
+    row = position_row(marked)
+    assert f'class="num mark">{held["mark_price"]}<' in row and held["mark_price"] == "0.0028"
+    assert f'class="num notional">{held["notional"]}<' in row and held["notional"] == "28"
+    assert f'class="num unrealized">{held["unrealized_pnl"]}<' in row and held["unrealized_pnl"] == "0.514"
+    for testid, key in (("equity-at-market", "equity_at_market"), ("unrealized-pnl", "unrealized_pnl"),
+                        ("exposure", "exposure")):
+        assert f'data-testid="{testid}">{view[key]} USDT<' in marked, testid
+
+
+def test_close_position_asks_to_confirm_then_ingests_an_exit_that_flattens_it(app_client, db):
+    from tests.conftest import drain_queues
+
+    csrf = signed_in(app_client)
+    fill_doge(app_client, db)
+    quote_doge("0.0028", "0.0028002")  # the exit carries no price: the paper venue sells at the market
+    assert "Close position" in position_row(app_client.get("/accounts").text)
+    asked = app_client.post("/positions/close", data={"csrf": csrf, "account": "paper", "symbol": "DOGE/USDT"})
+    assert asked.status_code == 200 and "Yes, close DOGE/USDT" in asked.text and 'id="close-confirm"' in asked.text
+    assert len(admin_get(app_client, "/api/v1/signals")["items"]) == 1  # nothing sent yet
+
+    done = app_client.post("/positions/close", data={"csrf": csrf, "account": "paper", "symbol": "DOGE/USDT",
+                                                     "confirm": "yes"})
+    notice = re.search(r'<p class="notice" role="status">([^<]*)<', done.text).group(1)
+    assert notice.startswith("Close paper DOGE/USDT: exit accepted, signal ")
+    exit_id = re.search(r"signal ([0-9a-f-]{36})", notice).group(1)
+    drain_queues()
+    assert admin_get(app_client, "/api/v1/positions?open=true") == []
+    exit_signal = admin_get(app_client, f"/api/v1/signals/{exit_id}")
+    assert (exit_signal["source"], exit_signal["action"], exit_signal["signal"]["comment"]) == (
+        "rest", "exit", "console close by bootstrap")
+    assert exit_signal["intents"][0]["order"]["status"] == "FILLED"
+    assert "Close position" not in position_row(app_client.get("/accounts").text)  # the row stays, closed
+
+    again = app_client.post("/positions/close", data={"csrf": csrf, "account": "paper", "symbol": "DOGE/USDT",
+                                                      "confirm": "yes"})
+    assert "paper DOGE/USDT not closed: paper has no open DOGE/USDT position; nothing sent" in again.text
+    assert app_client.get("/accounts?close=paper&symbol=BTC/USDT").status_code == 404
+
+
+def test_close_position_is_an_operator_lever_a_viewer_may_not_pull(app_client, db):
+    from app.security.operators import Role
+    from app.security.policy import required_role
+
+    assert required_role("POST", "/positions/close") == Role.OPERATOR
+    token = app_client.post("/api/v1/admin-tokens", headers={"Authorization": f"Bearer {TOKEN}"},
+                            json={"name": "vera", "role": "viewer"}).json()["token"]
+    fill_doge(app_client, db)
+    app_client.post("/signin", data={"token": token})
+    csrf = csrf_of(app_client.get("/accounts").text)
+    refused = app_client.post("/positions/close", data={"csrf": csrf, "account": "paper", "symbol": "DOGE/USDT",
+                                                        "confirm": "yes"})
+    assert refused.status_code == 403 and "it needs the operator role" in refused.text
+    assert len(admin_get(app_client, "/api/v1/signals")["items"]) == 1
+
+
+def test_latency_histogram_buckets_and_percentiles():
+    from app.admin.stats import percentile
+    from app.console.services import latency_histogram
+
+    values = [3.0, 9.99, 10.0, 42.0, 99.0, 120.0, 480.0, 999.0, 1000.0, 2500.0, -1.0]
+    histogram = latency_histogram(values)
+    assert [(b.label, b.count) for b in histogram.buckets] == [
+        ("0–10 ms", 3), ("10–50 ms", 2), ("50–100 ms", 1), ("100–500 ms", 2), ("500–1000 ms", 1), (">1000 ms", 2)]
+    assert [b.width for b in histogram.buckets] == [100.0, 66.67, 33.33, 66.67, 33.33, 66.67]
+    assert histogram.total == 11
+    assert (histogram.p50, histogram.p99) == (percentile(sorted(values), 50), percentile(sorted(values), 99))
+    empty = latency_histogram([])
+    assert (empty.total, empty.p50, empty.p99) == (0, None, None) and all(b.width == 0 for b in empty.buckets)
+
+
+def test_analytics_shows_the_signal_to_fill_latency_histogram_with_the_stats_percentiles(app_client, db):
+    signed_in(app_client)
+    assert "No fills in this period." in app_client.get("/analytics?period=all").text
+    fill_doge(app_client, db)
+    page = app_client.get("/analytics?period=all").text
+    overall = admin_get(app_client, "/api/v1/stats")["overall"]
+    percentiles = re.search(r'data-testid="latency-percentiles">(.*?)</p>', page, re.S).group(1)
+    assert f"p50 <strong>{overall['latency_ms_p50']:,.1f} ms</strong>" in percentiles
+    assert f"p99 <strong>{overall['latency_ms_p99']:,.1f} ms</strong>" in percentiles and "1 fill" in percentiles
+    counts = dict(re.findall(r'<li data-bucket="([^"]+)">.*?<span class="num">(\d+)</span>', page, re.S))
+    assert len(counts) == 6 and sum(map(int, counts.values())) == 1

@@ -26,16 +26,28 @@ MEANING = {
 
 
 def _context(session: SessionDep) -> dict[str, Any]:
-    return {"accounts": list_accounts(session), "positions": services.positions(session),
+    accounts = list_accounts(session)
+    return {"accounts": accounts, "positions": services.marked_positions(session, accounts),
             "orders": services.open_orders(session), "venues": list_venues(session),
-            "states": [s.value for s in TradingState], "meaning": MEANING, "confirm": None, "errors": {}}
+            "states": [s.value for s in TradingState], "meaning": MEANING, "confirm": None, "confirm_close": None,
+            "errors": {}}
 
 
 @router.get("/accounts", response_class=HTMLResponse)
 def accounts_page(request: Request, session: SessionDep, console: Signed, confirm: str | None = None,
-                  state: str | None = None) -> HTMLResponse:
-    """``?confirm=NAME&state=STATE`` asks to confirm a trading-state change (nothing changes yet)."""
+                  state: str | None = None, close: str | None = None, symbol: str | None = None) -> HTMLResponse:
+    """``?confirm=NAME&state=STATE`` asks to confirm a trading-state change, ``?close=NAME&symbol=SYMBOL``
+    to confirm closing a position (nothing changes yet)."""
     context = _context(session)
+    if close is not None:
+        account = next((a for a in context["accounts"] if a.name == close), None)
+        position = next((p for p in account.open_positions if p.symbol == symbol), None) if account else None
+        if position is None:
+            context["errors"] = {"close": f"{close} has no open {symbol} position"}
+            return render(request, "accounts.html", console, status_code=404, **context)
+        context["confirm_close"] = {"account": account.name, "position": position,
+                                    "trading_state": account.trading_state,
+                                    "strategy": services.exit_strategy(session, account.name)}
     if confirm is not None:
         try:
             body = TradingStateBody.model_validate({"state": state or ""})
@@ -75,3 +87,20 @@ def cancel_order(order_id: str, request: Request, session: SessionDep, console: 
         message = e.message if isinstance(e, AppError) else f"no order {order_id}"
         return back(console, "/accounts", f"Not canceled: {message}")
     return back(console, "/accounts", f"Order {order.client_order_id} is {order.status}")
+
+
+@router.post("/positions/close", response_class=HTMLResponse)
+def close_position(request: Request, form: Form, session: SessionDep, console: Acting) -> Response:
+    """Closes ``account``'s ``symbol`` position with an ``exit`` signal when the form says
+    ``confirm=yes``; any other POST goes to the confirmation first."""
+    account, symbol = form.get("account", ""), form.get("symbol", "")
+    if form.get("confirm") != "yes":
+        return RedirectResponse(f"/accounts?{urlencode({'close': account, 'symbol': symbol})}#close-confirm", 303)
+    try:
+        closed = services.close_position(session, account, symbol, console.operator.name)
+    except AppError as e:
+        return back(console, "/accounts", f"{account} {symbol} not closed: {e.message}")
+    reason = f" ({closed.reason})" if closed.reason else ""
+    signal = f"signal {closed.signal_id}" if closed.signal_id else "no signal recorded"
+    return back(console, "/accounts",
+                f"Close {account} {symbol}: exit {closed.status}{reason}, {signal} (through strategy {closed.strategy})")

@@ -52,7 +52,9 @@ def analytics_page(request: Request, session: SessionDep, console: Signed) -> HT
     curve = services.equity_curve(session, since, until, chosen.account)
     context |= {"form": {"period": chosen.period, **raw}, "since": since, "until": until,
                 "stats": compute_stats(session, since=since, until=until, strategy=chosen.strategy),
-                "curve": curve, "curve_json": json.dumps({"equity": curve.equity, "drawdown": curve.drawdown})}
+                "curve": curve, "curve_json": json.dumps({"equity": curve.equity, "drawdown": curve.drawdown}),
+                "latency": services.latency_histogram(
+                    services.fill_latencies(session, since, until, chosen.strategy))}
     return render(request, "analytics.html", console, **context)
 
 

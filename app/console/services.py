@@ -6,6 +6,7 @@ The admin route functions are plain functions; the console calls them with plain
 
 import json
 import uuid
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,16 +15,22 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from app.admin import api_keys, orders
+from app.admin import api_keys, orders, stats
 from app.admin.pagination import NO_NUL
 from app.admin.routes import list_fills, list_orders, list_positions, list_signals
 from app.admin.schemas import FillView, OrderView, SignalSummary, SignalTrace, Step
+from app.admin.stats import percentile
+from app.admin.strategies import list_strategies
 from app.admin.trace import signal_trace
 from app.bootstrap import DEFAULT_STRATEGY
 from app.domain.enums import Source
 from app.domain.orders import OrderStatus
+from app.errors import Conflict, NotFound
 from app.ingest import parsers, service
-from app.ingest.auth import Caller, Credentials, resolve_strategy, strategy_named
+from app.ingest.auth import Caller, Credentials, resolve_strategy, strategy_by_name, strategy_named
+from app.ingest.entry import Admitted, ingest_request
+from app.ingest.received import Received
+from app.ingest.service import InvalidSignal
 from app.risk.dry_run import dry_run
 
 OPEN_ORDER_STATUSES = (OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
@@ -203,3 +210,119 @@ def equity_curve(session: Session, since: datetime | None, until: datetime | Non
         fills=len(fills),
         truncated=cursor is not None,
     )
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    """A position of ``GET /api/v1/positions`` with, while it is open, its mark from the
+    account view (``mark_price``, ``notional``, ``unrealized_pnl``; None when not marked)."""
+
+    position: Any
+    is_open: bool
+    mark_price: Decimal | None
+    notional: Decimal | None
+    unrealized_pnl: Decimal | None
+
+
+def marked_positions(session: Session, accounts: list[Any]) -> list[PositionRow]:
+    """Every position (open and closed), the open ones with the marks of their account's view."""
+    marks = {(a.name, p.symbol): p for a in accounts for p in a.open_positions}
+    rows = []
+    for p in positions(session):
+        marked = marks.get((p.account, p.symbol))
+        rows.append(PositionRow(p, p.quantity != 0, marked.mark_price if marked else None,
+                                marked.notional if marked else None, marked.unrealized_pnl if marked else None))
+    return rows
+
+
+@dataclass(frozen=True)
+class Closed:
+    """What closing a position did: the ``exit`` signal's id (None when nothing was recorded),
+    its status and reason, and the strategy it went through."""
+
+    signal_id: uuid.UUID | None
+    status: str
+    reason: str | None
+    strategy: str
+
+
+def exit_strategy(session: Session, account: str) -> str | None:
+    """The account's first enabled strategy, which a console exit goes through (as /closeall)."""
+    return next((s.name for s in list_strategies(session) if s.account == account and s.enabled), None)
+
+
+def close_position(session: Session, account: str, symbol: str, actor: str) -> Closed:
+    """Post a canonical ``exit`` of ``symbol`` through the normal ingest path in-process, as a
+    REST signal of the account's first enabled strategy (risk decides, the relay queues the
+    order), as the Telegram /closeall does. Raises ``Conflict`` without an open position or an
+    enabled strategy, and what ingest raises."""
+    open_symbols = {p.symbol for p in list_positions(session, account=account, open=True)}
+    strategy = exit_strategy(session, account)
+    session.rollback()  # ingest runs in its own session; hold nothing meanwhile
+    if symbol not in open_symbols:
+        raise Conflict(f"{account} has no open {symbol} position; nothing sent")
+    if strategy is None:
+        raise Conflict(f"{account} has no enabled strategy to send the exit through; nothing sent")
+    body = json.dumps({"tradewire": 1, "symbol": symbol, "action": "exit", "comment": f"console close by {actor}",
+                       "idempotency_key": f"console-close-{uuid.uuid4()}-{symbol}"}).encode()
+    received = Received.read(body, source=Source.REST, content_type="application/json", dialect="tradewire")
+
+    def admit(db: Session, _: Received) -> Admitted:
+        ref = strategy_by_name(db, strategy)
+        if ref is None:
+            raise NotFound(f"strategy {strategy!r} is gone or disabled")
+        return Admitted(ref)
+
+    outcome = ingest_request(received, admit)
+    if isinstance(outcome, InvalidSignal):
+        return Closed(None, "invalid", outcome.message, strategy)
+    assert outcome is not None, "this admit never drops a request"
+    return Closed(outcome.signal_id, outcome.status.value, outcome.reason, strategy)
+
+
+@dataclass(frozen=True)
+class LatencyBucket:
+    """One bar of the signal→fill latency histogram: ``[low, high)`` ms (``high`` None: and
+    above), how many fills, and the bar's width in percent of the fullest bucket."""
+
+    label: str
+    low: float
+    high: float | None
+    count: int
+    width: float
+
+
+LATENCY_EDGES_MS = (0.0, 10.0, 50.0, 100.0, 500.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class LatencyHistogram:
+    buckets: list[LatencyBucket]
+    total: int
+    p50: float | None
+    p99: float | None
+
+
+def latency_histogram(latencies_ms: list[float], edges: tuple[float, ...] = LATENCY_EDGES_MS) -> LatencyHistogram:
+    """Bars by bucket (``0–10``, ``10–50`` … ``>1000`` ms; a value on an edge goes in the upper
+    bucket, a negative one in the first) with the nearest-rank p50 / p99 of
+    ``app.admin.stats.percentile``, so they match the statistics tables."""
+    counts = [0] * len(edges)
+    for value in latencies_ms:
+        counts[max(bisect_right(edges, value) - 1, 0)] += 1
+    fullest = max(counts, default=0) or 1
+    buckets = []
+    for i, low in enumerate(edges):
+        high = edges[i + 1] if i + 1 < len(edges) else None
+        label = f"{low:g}–{high:g} ms" if high is not None else f">{low:g} ms"
+        buckets.append(LatencyBucket(label, low, high, counts[i], round(counts[i] / fullest * 100, 2)))
+    ordered = sorted(latencies_ms)
+    return LatencyHistogram(buckets, len(ordered), percentile(ordered, 50), percentile(ordered, 99))
+
+
+def fill_latencies(session: Session, since: datetime | None, until: datetime | None,
+                   strategy: str | None) -> list[float]:
+    """Per fill, signal received → fill recorded in ms: the rows ``compute_stats`` measures
+    (``app.admin.stats``), for the same period and strategy. Its row generator is private
+    there; each of its items ends with the ``FillRow``."""
+    return [item[-1].latency_ms for item in stats._fill_rows(session, since, until, strategy)]
