@@ -137,12 +137,47 @@ class MarketDataSource(BaseModel):
     stream_retry_seconds: float = Field(default=30, gt=0, description="while polling, try the stream again this often")
 
 
+class Subscription(BaseModel):
+    """One account's subscription to a strategy (``[strategies.X] accounts = {NAME = ...}``):
+    a size multiplier applied to the quantity its own sizing rule gives (before the venue's
+    precision), and its own leverage cap (the lower of this and the account's wins)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    multiplier: Decimal = Field(default=Decimal(1), gt=0, le=1000)
+    max_leverage: Decimal | None = Field(default=None, gt=0, le=1000)
+
+
 class StrategyConfig(BaseModel):
-    """A strategy: its account and its signal filters."""
+    """A strategy: its account(s) and its signal filters. ``accounts`` fans one signal out to
+    several accounts: a list of names, or a table of name = multiplier | {multiplier, max_leverage};
+    ``account`` (default: the first of ``accounts``) is the primary one, always subscribed."""
 
     model_config = ConfigDict(extra="forbid")
 
     account: str = "paper"
+    accounts: dict[str, Subscription] = Field(default_factory=dict, description="fan-out: subscribed accounts")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _subscriptions(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("accounts") is None:
+            return data
+        raw = data["accounts"]
+        if isinstance(raw, list):
+            raw = {name: {} for name in raw}
+        if isinstance(raw, dict):
+            raw = {k: ({"multiplier": v} if isinstance(v, (int, float, str, Decimal)) and not isinstance(v, bool)
+                       else v) for k, v in raw.items()}
+            data = {**data, "accounts": raw}
+            if "account" not in data and raw:
+                data["account"] = next(iter(raw))
+        return data
+
+    def subscriptions(self) -> dict[str, Subscription]:
+        """Every subscribed account, the primary first."""
+        return {self.account: self.accounts.get(self.account, Subscription())} | {
+            k: v for k, v in self.accounts.items() if k != self.account}
     min_confidence: Decimal | None = Field(default=None, ge=0, le=1)
     max_lag_seconds: int | None = Field(default=None, gt=0)
     on_opposite_signal: Literal["reverse", "reduce"] = "reverse"
@@ -169,7 +204,8 @@ class PollerConfig(BaseModel):
     """A prediction API polled by the scheduler (``[pollers.NAME]``): ``GET
     {base_url}/v1/predictions?symbol=&timeframe=`` with ``Authorization: Bearer`` the value of
     the environment variable ``api_key_env``, every ``interval_seconds``, for each market; each
-    answer is ingested as a ``prediction`` signal of ``strategy``."""
+    answer is ingested as a ``prediction`` signal of ``strategy``. ``dialect``, ``path``,
+    ``query``, ``auth`` and ``auth_name`` (below) point it at any other prediction API."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -179,6 +215,30 @@ class PollerConfig(BaseModel):
     interval_seconds: int = Field(default=300, gt=0)
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     markets: list[PollerMarket] = Field(min_length=1)
+    # Issue 18: any prediction API. The answer is read by ``dialect`` (one of
+    # app.ingest.parsers.PREDICTION_DIALECTS), fetched from ``{base_url}{path}`` with the
+    # ``query`` template ({symbol}, {timeframe}, {base}: the symbol's base asset, BTC of
+    # BTCUSDT), the key sent as ``Authorization: Bearer`` (auth = "bearer"), in the header
+    # ``auth_name`` (auth = "header") or in the query parameter ``auth_name`` (auth = "query").
+    dialect: Literal["prediction", "tokenmetrics", "signals_mtf", "forecast", "trade_levels"] = "prediction"
+    path: str = Field(default="/v1/predictions", pattern=r"^/\S*$", description="URL path after base_url")
+    query: dict[str, str] = Field(default_factory=lambda: {"symbol": "{symbol}", "timeframe": "{timeframe}"},
+                                  max_length=20, description="query parameters; {symbol} {timeframe} {base}")
+    auth: Literal["bearer", "header", "query"] = "bearer"
+    auth_name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                                  description="header or query parameter carrying the key")
+
+    @model_validator(mode="after")
+    def _auth_and_query(self) -> "PollerConfig":
+        if self.auth != "bearer" and not self.auth_name:
+            raise ValueError(f"auth_name: auth = {self.auth!r} needs the name of the {self.auth} carrying the key")
+        for name, template in self.query.items():
+            try:
+                template.format(symbol="", timeframe="", base="")
+            except (KeyError, IndexError, ValueError) as e:
+                raise ValueError(f"query.{name}: {template!r} may only use {{symbol}}, {{timeframe}}, {{base}} "
+                                 f"({type(e).__name__}: {e})") from None
+        return self
 
 
 EVENT_KINDS = ("fill", "rejection", "venue_error", "order_in_doubt", "trading_state_change", "daily_loss_limit",
@@ -294,6 +354,10 @@ def check_file_config(path: Path | None, config: FileConfig) -> None:
         if strategy.account not in config.accounts:
             raise ConfigError(f"{path}: strategies.{name}.account: no account {strategy.account!r}",
                               field=f"strategies.{name}.account")
+        for account in strategy.accounts:
+            if account not in config.accounts:
+                raise ConfigError(f"{path}: strategies.{name}.accounts: no account {account!r}",
+                                  field=f"strategies.{name}.accounts")
     _check_market_data(path, config)
 
 

@@ -455,11 +455,16 @@ def with_ticker(dialect: str, ticker: str) -> str | dict[str, Any]:
         "tradewire": {"tradewire": 1, "symbol": ticker, "action": "buy"},
         "pineconnector": f"60123456789,buy,{ticker},risk=1",
         "alertatron": f"MyKeys({ticker}) {{ market(side=buy, amount=1); }} #bot",
+        "signals_mtf": {"symbol": ticker, "signals": {"4h": {"direction": "LONG", "confidence": 0.8}}},
+        "forecast": {"symbol": ticker, "signal_24h": {"direction": "UP", "confidence": 0.7}},
+        "trade_levels": {"symbol": ticker, "action": "BUY", "entry_price": 100, "stop_loss": 90, "take_profit": 120,
+                         "tp_hit_probability": 0.6},
     }
     return bodies[dialect]
 
 
-@pytest.mark.parametrize("dialect", list(DIALECTS))
+# Token Metrics names a bare token (BTC), never a ticker: tests/test_prediction_dialects.py covers it.
+@pytest.mark.parametrize("dialect", [d for d in DIALECTS if d != "tokenmetrics"])
 @pytest.mark.parametrize(("ticker", "symbol"), [
     ("BTCUSDT", "BTC/USDT"),
     ("BINANCE:BTCUSDT", "BTC/USDT"),

@@ -2,10 +2,11 @@
 positions, the venue's circuit breaker, and which credentials are in use (never the
 credentials: ``PUT /accounts/{name}/credentials`` stores them encrypted, ``app.admin.credentials``)."""
 
+import uuid
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +16,8 @@ from app.admin.pagination import NO_NUL
 from app.admin.schemas import AccountView, Breaker, OpenPosition, TradingStateAnswer
 from app.config_file import AccountConfig
 from app.deps import OperatorDep, SessionDep
-from app.domain.enums import TradingState
+from app.domain.enums import Action, TradingState
+from app.ingest.service import operator_action
 from app.domain.equity import equity
 from app.marketdata.marks import Marked, mark_account
 from app.errors import NotFound
@@ -97,6 +99,45 @@ def get_credentials(name: Name, session: SessionDep) -> CredentialsView:
                status_code=204, responses={404: {"description": "No such account, or none stored."}})
 def remove_credentials(name: Name) -> None:
     delete_credentials(name)
+
+
+class BulkAnswer(BaseModel):
+    """The signal recording the operator's close-all / cancel-all (its trace: ``GET /api/v1/signals/{id}``)."""
+
+    signal_id: uuid.UUID
+    status: str = Field(description="accepted or rejected (risk refused every exit)")
+    reason: str | None
+    client_order_ids: list[str] = Field(description="close-all: one reduce-only exit per open position")
+
+
+Symbol = Annotated[str | None, Query(max_length=64, pattern=NO_NUL, description="only this symbol (e.g. BTC/USDT); "
+                                     "absent: every symbol of the account")]
+
+
+def _bulk(session: Session, name: str, action: Action, symbol: str | None, operator: str | None) -> BulkAnswer:
+    with session.begin():  # a bad symbol raises InvalidSignal (422); nothing is kept then
+        result = operator_action(session, name, action, symbol, operator)
+    return BulkAnswer(signal_id=result.signal_id, status=result.status.value, reason=result.reason,
+                      client_order_ids=[q.client_order_id for q in result.intents])
+
+
+@router.post("/accounts/{name}/close-all", summary="Close every open position of an account (or of one symbol)",
+             response_model=BulkAnswer, responses={404: {"description": "No such account."},
+                                                  422: {"description": "The symbol cannot be read."}})
+def close_all(name: Name, session: SessionDep, operator: OperatorDep, symbol: Symbol = None) -> BulkAnswer:
+    """One reduce-only market exit per open position (and per position still opening), each
+    decided by the risk engine as an exit under its symbol's lock (orders in flight counted),
+    recorded as a signal of the strategy ``operator:<account>`` with its trace."""
+    return _bulk(session, name, Action.CLOSE_ALL, symbol, getattr(operator, "name", None))
+
+
+@router.post("/accounts/{name}/cancel-all", summary="Cancel every open order of an account (or of one symbol)",
+             response_model=BulkAnswer, responses={404: {"description": "No such account."},
+                                                  422: {"description": "The symbol cannot be read."}})
+def cancel_all(name: Name, session: SessionDep, operator: OperatorDep, symbol: Symbol = None) -> BulkAnswer:
+    """The ``cancel.requested`` event without a symbol (or with it): its handler cancels the
+    account's open orders on the venue; recorded as a signal of ``operator:<account>``."""
+    return _bulk(session, name, Action.CANCEL_ALL, symbol, getattr(operator, "name", None))
 
 
 def _open_position(p: PositionRecord, marked: Marked | None) -> OpenPosition:

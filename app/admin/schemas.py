@@ -63,6 +63,7 @@ class Check(BaseModel):
     passed: bool
     reason: str | None = None
     detail: str | None = None
+    market: dict[str, str] | None = Field(default=None, description="the market check: the quote the decision saw")
 
 
 class DecisionView(BaseModel):
@@ -235,10 +236,12 @@ class SignalTrace(BaseModel):
     received_at: datetime
     signal: dict[str, Any] | None
     raw_body: str
-    decision: "TraceDecision | None"
+    decision: "TraceDecision | None" = Field(description="the first account's decision (see ``decisions``)")
     intents: list[IntentView]
     timeline: list[Step]
     events: list[TraceEvent] = []
+    decisions: list["TraceDecision"] = Field(
+        default_factory=list, description="one per subscribed account (a fan-out), each with its intents")
 
 
 class TraceDecision(BaseModel):
@@ -247,6 +250,9 @@ class TraceDecision(BaseModel):
     quantity: Money | None
     checks: list[Check]
     decided_at: datetime
+    account: str | None = Field(default=None, description="the account this decision was made for")
+    intents: list[IntentView] = Field(default_factory=list, description="in ``decisions``: this account's "
+                                      "intents with their orders and fills (its branch of the trace)")
 
 
 SignalTrace.model_rebuild()

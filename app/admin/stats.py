@@ -45,7 +45,7 @@ from app.admin.pagination import time_range
 from app.admin.schemas import Money
 from app.domain.enums import SignalStatus, Source
 from app.domain.symbols import SymbolError, base_quote
-from app.persistence.models import FillRecord, OrderIntentRecord, OrderRecord, RiskDecisionRecord, SignalRecord, Strategy
+from app.persistence.models import Account, FillRecord, OrderIntentRecord, OrderRecord, RiskDecisionRecord, SignalRecord, Strategy
 
 ZERO = Decimal(0)
 
@@ -97,6 +97,9 @@ class StatsAnswer(BaseModel):
     by_strategy: list[GroupStats]
     by_source: list[GroupStats]
     by_confidence: list[GroupStats] = Field(description="prediction signals only, by payload confidence")
+    by_account: list[GroupStats] = Field(
+        default_factory=list, description="each strategy split per subscribed account (key `strategy/account`): "
+        "signals counted by that account's decision (accepted = approved), fills of its orders")
 
 
 @dataclass(frozen=True)
@@ -126,15 +129,20 @@ def compute_stats(session: Session, *, since: datetime | None = None, until: dat
     for name, source, confidence, status, count in _signal_counts(session, since, until, strategy):
         for key in _keys(name, source, confidence):
             groups[key].signals[status] += count
-    for name, source, confidence, row in _fill_rows(session, since, until, strategy):
+    for name, account, approved, count in _decision_counts(session, since, until, strategy):
+        status = SignalStatus.ACCEPTED.value if approved else SignalStatus.REJECTED.value
+        groups[("account", f"{name}/{account}")].signals[status] += count
+    for name, source, confidence, account, row in _account_fill_rows(session, since, until, strategy):
         for key in _keys(name, source, confidence):
             groups[key].fills.append(row)
+        groups[("account", f"{name}/{account}")].fills.append(row)
 
     def listed(kind: str) -> list[GroupStats]:
         return [group_stats(key, g) for (k, key), g in sorted(groups.items()) if k == kind]
 
     return StatsAnswer(since=since, until=until, overall=group_stats("all", groups[("all", "all")]),
-                       by_strategy=listed("strategy"), by_source=listed("source"), by_confidence=listed("confidence"))
+                       by_strategy=listed("strategy"), by_source=listed("source"), by_confidence=listed("confidence"),
+                       by_account=listed("account"))
 
 
 def _keys(strategy: str, source: str, confidence: Any) -> list[tuple[str, str]]:
@@ -173,20 +181,41 @@ def _signal_counts(session: Session, since: datetime | None, until: datetime | N
     return session.execute(time_range(query, SignalRecord.received_at, since, until)).all()
 
 
+def _decision_counts(session: Session, since: datetime | None, until: datetime | None, strategy: str | None):
+    """(strategy, account, approved, count) of the decisions of signals received in the range."""
+    query = (
+        select(Strategy.name, Account.name, RiskDecisionRecord.approved, func.count())
+        .join(SignalRecord, SignalRecord.id == RiskDecisionRecord.signal_id)
+        .join(Strategy, Strategy.id == SignalRecord.strategy_id)
+        .join(Account, Account.id == RiskDecisionRecord.account_id)
+        .group_by(Strategy.name, Account.name, RiskDecisionRecord.approved)
+    )
+    if strategy is not None:
+        query = query.where(Strategy.name == strategy)
+    return session.execute(time_range(query, SignalRecord.received_at, since, until)).all()
+
+
 def _fill_rows(session: Session, since: datetime | None, until: datetime | None, strategy: str | None):
+    """(strategy, source, confidence, FillRow) per fill in equity-curve order."""
+    for name, source, confidence, _account, row in _account_fill_rows(session, since, until, strategy):
+        yield name, source, confidence, row
+
+
+def _account_fill_rows(session: Session, since: datetime | None, until: datetime | None, strategy: str | None):
     query = (
         select(FillRecord, SignalRecord.received_at, SignalRecord.payload["price"].astext,
-               SignalRecord.payload["confidence"].astext, SignalRecord.source, Strategy.name, RiskDecisionRecord.checks)
+               SignalRecord.payload["confidence"].astext, SignalRecord.source, Strategy.name, RiskDecisionRecord.checks, Account.name)
         .join(OrderRecord, OrderRecord.id == FillRecord.order_id)
         .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
         .join(RiskDecisionRecord, RiskDecisionRecord.id == OrderIntentRecord.decision_id)
         .join(SignalRecord, SignalRecord.id == OrderIntentRecord.signal_id)
         .join(Strategy, Strategy.id == SignalRecord.strategy_id)
+        .join(Account, Account.id == RiskDecisionRecord.account_id)
         .order_by(FillRecord.ts_event, FillRecord.created_at, FillRecord.id)
     )
     if strategy is not None:
         query = query.where(Strategy.name == strategy)
-    for fill, received_at, price, confidence, source, name, checks in session.execute(
+    for fill, received_at, price, confidence, source, name, checks, account in session.execute(
         time_range(query, FillRecord.ts_event, since, until)
     ):
         row = FillRow(
@@ -196,7 +225,7 @@ def _fill_rows(session: Session, since: datetime | None, until: datetime | None,
             reference_price=_positive_decimal(price),
             market_price=market_at_receipt(checks, fill.side),
         )
-        yield name, source, confidence, row
+        yield name, source, confidence, account, row
 
 
 def market_at_receipt(checks: list[dict[str, Any]] | None, side: str) -> Decimal | None:

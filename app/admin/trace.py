@@ -52,9 +52,11 @@ def signal_trace(session: Session, signal_id: uuid.UUID) -> SignalTrace:
         raise NotFound(f"no signal {signal_id}")
     strategy = session.get(Strategy, signal.strategy_id)
     account = session.get(Account, strategy.account_id) if strategy else None
-    decision = session.execute(
-        select(RiskDecisionRecord).where(RiskDecisionRecord.signal_id == signal_id)
-    ).scalar_one_or_none()
+    decisions = session.execute(
+        select(RiskDecisionRecord, Account.name).join(Account, Account.id == RiskDecisionRecord.account_id)
+        .where(RiskDecisionRecord.signal_id == signal_id)
+        .order_by(RiskDecisionRecord.account_id != (strategy.account_id if strategy else None), Account.name)
+    ).all()
     intents = session.execute(
         select(OrderIntentRecord)
         .where(OrderIntentRecord.signal_id == signal_id)
@@ -64,10 +66,13 @@ def signal_trace(session: Session, signal_id: uuid.UUID) -> SignalTrace:
     if signal.decided_at:
         steps.append(_step("decided", signal.decided_at))
     intent_views = []
+    by_decision: dict[uuid.UUID, list[IntentView]] = {}
     for intent in intents:
         view, intent_steps = _intent_view(session, intent)
         intent_views.append(view)
+        by_decision.setdefault(intent.decision_id, []).append(view)
         steps.extend(intent_steps)
+    decision_views = [_decision_view(d, name, by_decision.get(d.id, [])) for d, name in decisions]
     return SignalTrace(
         id=signal.id,
         status=signal.status,
@@ -83,7 +88,8 @@ def signal_trace(session: Session, signal_id: uuid.UUID) -> SignalTrace:
         received_at=signal.received_at,
         signal=signal.payload,
         raw_body=signal.raw_body,
-        decision=_decision_view(decision),
+        decision=decision_views[0].model_copy(update={"intents": []}) if decision_views else None,
+        decisions=decision_views,
         intents=intent_views,
         timeline=timeline(steps, signal.received_at, _parsed_step(signal)),
         events=_events(session, signal_id, [i.id for i in intents]),
@@ -130,10 +136,11 @@ def _parsed_step(signal: SignalRecord) -> Step:
     return Step(step="parsed", at=None, ms_since_received=None, ms_since_previous=None, detail=detail)
 
 
-def _decision_view(decision: RiskDecisionRecord | None) -> TraceDecision | None:
-    if decision is None:
-        return None
+def _decision_view(decision: RiskDecisionRecord, account: str | None = None,
+                   intents: list[IntentView] = ()) -> TraceDecision:  # type: ignore[assignment]
     return TraceDecision(
+        account=account,
+        intents=list(intents),
         approved=decision.approved,
         reason=decision.reason,
         quantity=decision.quantity,

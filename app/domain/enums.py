@@ -23,6 +23,8 @@ class Action(StrEnum):
     EXIT = "exit"
     CANCEL = "cancel"
     HOLD = "hold"
+    CLOSE_ALL = "close_all"  # flatten every open position of the account (or of the signal's symbol)
+    CANCEL_ALL = "cancel_all"  # cancel every open order of the account (or of the signal's symbol)
 
 
 class PositionSide(StrEnum):

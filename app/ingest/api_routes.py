@@ -38,6 +38,8 @@ from app.ingest.auth import (
     strategy_in,
 )
 from app.ingest.entry import Admit, Admitted, dry_run_request, ingest_request
+from app.errors import SignalParseError
+from app.ingest.parsers import PREDICTION_DIALECTS, dialect_spec
 from app.ingest.received import Received
 from app.ingest.routes import DialectQuery, SignalAnswer, read_body, respond
 from app.serialize import jsonable
@@ -169,16 +171,30 @@ async def post_signal(request: Request, credentials: CredentialsDep, strategy: S
 
 @router.post(
     "/predictions",
-    summary="ML prediction, APIndicators schema (API key)",
+    summary="ML prediction: APIndicators schema, or ?dialect= tokenmetrics / signals_mtf / forecast / trade_levels (API key)",
     response_model=SignalAnswer,
     status_code=202,
     responses=_AUTH_RESPONSES,
     openapi_extra=_body_doc(Prediction),
 )
-async def post_prediction(request: Request, credentials: CredentialsDep, strategy: StrategyQuery = None) -> JSONResponse:
-    """A prediction (the ``prediction`` dialect, forced), recorded with source ``prediction``.
-    BUY / SELL go through risk like any signal; HOLD is recorded as accepted with no orders."""
-    return await _ingest_request(request, credentials, strategy, Source.PREDICTION, "prediction")
+async def post_prediction(
+    request: Request,
+    credentials: CredentialsDep,
+    strategy: StrategyQuery = None,
+    dialect: Annotated[str | None, Query(description=f"Prediction dialect: {', '.join(PREDICTION_DIALECTS)} "
+                                                     "(default `prediction`).")] = None,
+    symbol: Annotated[str | None, Query(description="Pick this symbol from a many-symbol answer.")] = None,
+    timeframe: Annotated[str | None, Query(description="Pick this timeframe from a many-timeframe answer.")] = None,
+) -> JSONResponse:
+    """A prediction (the ``prediction`` dialect unless ``?dialect=`` names another prediction
+    dialect), recorded with source ``prediction``. BUY / SELL go through risk like any signal;
+    HOLD (NEUTRAL, FLAT, 0) is recorded as accepted with no orders."""
+    name = dialect or "prediction"
+    if name not in PREDICTION_DIALECTS:
+        raise SignalParseError(f"dialect {name!r} is not a prediction dialect; use one of "
+                               f"{', '.join(PREDICTION_DIALECTS)} (or POST /api/v1/signals)", field="dialect")
+    spec = dialect_spec(name, symbol=symbol, timeframe=timeframe)
+    return await _ingest_request(request, credentials, strategy, Source.PREDICTION, spec)
 
 
 def _ingest(

@@ -41,17 +41,24 @@ def _typed(prefix: str, column: str) -> str:
     return f"CAST(:{prefix}{column} AS {sql_type})"
 
 
-@lru_cache(maxsize=16)
-def _statement(intent_count: int, event_count: int) -> TextClause:
+_DECISION_TYPES = {"id": "UUID", "account_id": "UUID", "approved": "BOOLEAN", "reason": "TEXT", "checks": "JSONB",
+                   "quantity": "NUMERIC(38, 18)", "created_at": "TIMESTAMPTZ"}
+
+
+@lru_cache(maxsize=64)
+def _statement(intent_count: int, event_count: int, decision_count: int = 1) -> TextClause:
     signal_values = ", ".join(_placeholder("s_", c) for c in SIGNAL_COLUMNS)
-    decision_values = ", ".join(
-        "s.id" if c == "signal_id" else _placeholder("d_", c) for c in ("id", "signal_id", *DECISION_COLUMNS[1:])
+    decisions = " UNION ALL ".join(
+        "SELECT " + ", ".join(
+            "s.id" if c == "signal_id" else f"CAST(:d{n}_{c} AS {_DECISION_TYPES[c]})"
+            for c in ("id", "signal_id", *DECISION_COLUMNS[1:])
+        ) + " FROM s"
+        for n in range(decision_count)
     )
     parts = [
         f"WITH s AS (INSERT INTO signals ({', '.join(SIGNAL_COLUMNS)}) VALUES ({signal_values}) "
         "ON CONFLICT (source, strategy_id, idempotency_key) DO NOTHING RETURNING id)",
-        f", d AS (INSERT INTO risk_decisions (id, signal_id, {', '.join(DECISION_COLUMNS[1:])}) "
-        f"SELECT {decision_values} FROM s)",
+        f", d AS (INSERT INTO risk_decisions (id, signal_id, {', '.join(DECISION_COLUMNS[1:])}) {decisions})",
     ]
     if intent_count:
         rows = " UNION ALL ".join(
@@ -71,19 +78,21 @@ def _statement(intent_count: int, event_count: int) -> TextClause:
 
 
 def write(
-    connection: Connection, signal: dict[str, Any], decision: dict[str, Any], intents: list[dict[str, Any]],
-    events: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    connection: Connection, signal: dict[str, Any], decision: dict[str, Any] | list[dict[str, Any]],
+    intents: list[dict[str, Any]], events: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> bool:
     """Insert them all; True if the signal was new, False if its idempotency key existed
-    (then nothing was written). Values are keyed by column name; ``payload`` and ``checks``
-    are JSON-ready values."""
+    (then nothing was written). ``decision``: one decision, or a list of them (a fan-out: one
+    per account). Values are keyed by column name; ``payload`` and ``checks`` are JSON-ready values."""
+    decisions = decision if isinstance(decision, list) else [decision]
     params: dict[str, Any] = {f"s_{c}": _value(c, signal.get(c)) for c in SIGNAL_COLUMNS}
-    params.update({f"d_{c}": _value(c, decision.get(c)) for c in DECISION_COLUMNS})
+    for n, row in enumerate(decisions):
+        params.update({f"d{n}_{c}": _value(c, row.get(c)) for c in DECISION_COLUMNS})
     for n, row in enumerate(intents):
         params.update({f"i{n}_{c}": row.get(c) for c in INTENT_COLUMNS})
     for n, row in enumerate(events):
         params.update({f"e{n}_{c}": _value(c, row.get(c)) for c in EVENT_COLUMNS})
-    return connection.execute(_statement(len(intents), len(events)), params).first() is not None
+    return connection.execute(_statement(len(intents), len(events), len(decisions)), params).first() is not None
 
 
 def _value(column: str, value: Any) -> Any:

@@ -1,9 +1,11 @@
 """The prediction poller: pull predictions from configured prediction APIs and ingest them.
 
 For each ``[pollers.NAME]`` of the TOML file (``app.config_file.PollerConfig``) and each of its
-markets: ``GET {base_url}/v1/predictions?symbol=&timeframe=`` with ``Authorization: Bearer``
-the key from the environment variable ``api_key_env`` (httpx), then the answer goes through
-``entry.ingest_request`` as a ``prediction`` signal of the poller's strategy, exactly as if it
+markets: ``GET {base_url}{path}?{query}`` (default ``/v1/predictions?symbol=&timeframe=``) with
+the key from the environment variable ``api_key_env`` as ``Authorization: Bearer``, a named
+header or a query parameter (``auth``, ``auth_name``) (httpx), then the answer goes through
+``entry.ingest_request`` read by the poller's ``dialect`` (default ``prediction``), picking the
+market's symbol and timeframe from a many-entry answer, as a signal of the poller's strategy, exactly as if it
 had been posted to ``/api/v1/predictions``. The prediction's idempotency key is derived from its
 symbol, timeframe, prediction and timestamp, so an answer already recorded is skipped without
 a new row and re-polling never trades twice.
@@ -28,14 +30,16 @@ from app.domain.enums import SignalStatus, Source
 from app.errors import AppError
 from app.ingest.auth import strategy_by_name
 from app.ingest.entry import Admit, Admitted, ingest_request
+from app.ingest.parsers import dialect_spec
 from app.ingest.parsers.body import MAX_BODY_BYTES
+from app.ingest.parsers.picking import base_of
 from app.security.bounded import get_bounded
 from app.ingest.received import Received
 from app.ingest.service import InvalidSignal
 
 log = logging.getLogger(__name__)
 
-DIALECT = "prediction"
+DIALECT = "prediction"  # the default; ``[pollers.NAME] dialect`` names another prediction dialect
 
 
 def due(poller: PollerConfig, last_polled: datetime | None, now: datetime) -> bool:
@@ -78,21 +82,33 @@ def _poll(name: str, poller: PollerConfig, environment: Mapping[str, str]) -> in
         log.error("poller %s: environment variable %s is not set; skipped", name, poller.api_key_env)
         return 0
     recorded = 0
-    with httpx.Client(timeout=poller.timeout_seconds, headers={"Authorization": f"Bearer {key}"}) as client:
+    headers = {"Authorization": f"Bearer {key}"} if poller.auth == "bearer" else {}
+    if poller.auth == "header" and poller.auth_name:
+        headers[poller.auth_name] = key
+    with httpx.Client(timeout=poller.timeout_seconds, headers=headers) as client:
         for market in poller.markets:
-            body = _fetch(name, poller, market, client)
+            body = _fetch(name, poller, market, client, key)
             if body is not None and _ingest(name, poller, market, body):
                 recorded += 1
     return recorded
 
 
-def _fetch(name: str, poller: PollerConfig, market: PollerMarket, client: httpx.Client) -> bytes | None:
+def _query(poller: PollerConfig, market: PollerMarket, key: str) -> dict[str, str]:
+    """The query of ``poller.query`` for ``market`` ({symbol}, {timeframe}, {base}), plus the key
+    when it travels as a query parameter."""
+    fields = {"symbol": market.symbol, "timeframe": market.timeframe, "base": base_of(market.symbol)}
+    params = {name: template.format(**fields) for name, template in poller.query.items()}
+    if poller.auth == "query" and poller.auth_name:
+        params[poller.auth_name] = key
+    return params
+
+
+def _fetch(name: str, poller: PollerConfig, market: PollerMarket, client: httpx.Client, key: str) -> bytes | None:
     """The answer's raw bytes, or None (logged) for a transport error, a non-2xx answer or a
-    body above 64 KiB."""
-    url = poller.base_url.rstrip("/") + "/v1/predictions"
+    body above 64 KiB. Nothing logged carries the key (a query-parameter key is in the URL)."""
+    url = poller.base_url.rstrip("/") + poller.path
     try:  # read as a stream, cut at the limit: never the whole answer before the size check
-        response = get_bounded(client, url, limit=MAX_BODY_BYTES, params={"symbol": market.symbol,
-                                                                            "timeframe": market.timeframe})
+        response = get_bounded(client, url, limit=MAX_BODY_BYTES, params=_query(poller, market, key))
     except httpx.HTTPError as e:
         log.warning("poller %s: %s %s: %s", name, market.symbol, market.timeframe, type(e).__name__)
         return None
@@ -111,7 +127,8 @@ def _ingest(name: str, poller: PollerConfig, market: PollerMarket, body: bytes) 
     key is already recorded is skipped without a new row, so re-polling an unchanged
     prediction never trades twice. (A prediction without a timestamp gets a key from the
     time it was received, so each poll records it anew.)"""
-    received = Received.read(body, source=Source.PREDICTION, content_type="application/json", dialect=DIALECT)
+    dialect = dialect_spec(poller.dialect, symbol=market.symbol, timeframe=market.timeframe)
+    received = Received.read(body, source=Source.PREDICTION, content_type="application/json", dialect=dialect)
     try:
         outcome = ingest_request(received, _by_name(name, poller), skip_recorded=True)
     except AppError as e:

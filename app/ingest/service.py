@@ -12,17 +12,25 @@ authenticated with (``secrets``: the URL token, the body secret or the API key),
 by ``***`` in everything stored (raw body, payload, reason).
 """
 
+import hashlib
+import json
 import logging
+import secrets as secrets_module
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from app.domain.enums import Action, IntentStatus, SignalStatus
-from app.domain.intents import RiskDecision, client_order_id_for
+from app.config_file import Subscription
+from app.domain.enums import Source
+from app.errors import NotFound
+from app.domain.enums import Action, IntentStatus, OrderType, PositionSide, SignalStatus, SizeUnit
+from app.domain.intents import CheckOutcome, RiskDecision, client_order_id_for
 from app.domain.signal import Signal
 from app.errors import SignalParseError
 from app import events
@@ -34,8 +42,8 @@ from app.ingest.parsers import Parsed
 from app.ingest.parsers.body import redact, redact_decoded, redact_secrets, storable
 from app.ingest.received import Received
 from app.notify import notify_on_commit
-from app.persistence.models import SignalRecord
-from app.persistence.repositories import StrategyRef
+from app.persistence.models import Account, SignalRecord, Strategy
+from app.persistence.repositories import StrategyRef, needs_account_lock, risk_reads
 from app.risk.engine import evaluate
 from app.risk.state import DAILY_LOSS_REASON, Loaded, load_context, record_state_change
 
@@ -99,15 +107,177 @@ def ingest(
     if skip_recorded and _recorded(session, record, signal):
         return None
     record.raw_body = redact_decoded(parsed.data, received.body, secrets)
-    missing = wait_for_markets(session, strategy.account_id)
-    loaded = load_context(
-        session, strategy.account_id, strategy.id, signal,
-        account_wide=strategy.account_wide_lock, reads=strategy.risk_reads,
-    )
-    decision = evaluate(loaded.context)
-    if missing is not None:
-        decision = missing.explain(decision)
-    return _record(session, record, signal, loaded, decision, secrets)
+    subscribers = subscribers_of(session, strategy)
+    bulk = signal.action in (Action.CLOSE_ALL, Action.CANCEL_ALL)
+    waits = {sub.account_id: None if bulk else wait_for_markets(session, sub.account_id) for sub in subscribers}
+    outcomes = []
+    # One account after the other, in account id order (every process locks in this order, so
+    # two fanned-out signals never deadlock); each decision under its own account's lock.
+    for sub in subscribers:
+        if signal.action == Action.CANCEL_ALL:
+            outcomes.append(_cancel_all(session, sub, signal))
+            continue
+        if signal.action == Action.CLOSE_ALL:
+            outcomes.append(_close_all(session, strategy, sub, signal))
+            continue
+        loaded = load_context(
+            session, sub.account_id, strategy.id, signal, account_wide=sub.account_wide_lock, reads=sub.risk_reads,
+        )
+        loaded = sub.apply(loaded)
+        decision = evaluate(loaded.context)
+        missing = waits[sub.account_id]
+        if missing is not None:
+            decision = missing.explain(decision)
+        outcomes.append(Outcome(sub, loaded, decision))
+    return _record(session, record, signal, outcomes, secrets)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """An account subscribed to the strategy: its size multiplier and leverage cap."""
+
+    account_id: uuid.UUID
+    account_name: str
+    multiplier: Decimal = Decimal(1)
+    max_leverage: Decimal | None = None
+    account_wide_lock: bool = True
+    risk_reads: frozenset[str] | None = None
+
+    def apply(self, loaded: Loaded) -> Loaded:
+        """The context with the multiplier applied to the size (the signal's own opening size,
+        else the account's sizing value: every sizing rule is linear in it, so the quantity is
+        scaled after sizing and before the venue's precision) and the leverage cap lowered."""
+        ctx = loaded.context
+        if self.multiplier != 1:
+            size = ctx.signal.size
+            if size is not None and size.unit != SizeUnit.PERCENT_POSITION:
+                signal = ctx.signal.model_copy(update={"size": size.model_copy(
+                    update={"amount": size.amount * self.multiplier})})
+                ctx = replace(ctx, signal=signal)
+            elif size is None:
+                ctx = replace(ctx, limits=ctx.limits.model_copy(
+                    update={"sizing_value": ctx.limits.sizing_value * self.multiplier}))
+        if self.max_leverage is not None and ctx.account is not None:
+            futures = ctx.account.futures
+            cap = self.max_leverage
+
+            def lowered(current: Decimal | None) -> Decimal:
+                return cap if current is None else min(current, cap)
+
+            futures = futures.model_copy(update={
+                "max_leverage": lowered(futures.max_leverage),
+                "symbols": {k: v.model_copy(update={"max_leverage": lowered(v.max_leverage)})
+                            for k, v in futures.symbols.items()},
+            })
+            ctx = replace(ctx, account=ctx.account.model_copy(update={"futures": futures}))
+        return replace(loaded, context=ctx) if ctx is not loaded.context else loaded
+
+
+@dataclass(frozen=True)
+class Part:
+    """One symbol's share of an account's decision: its context, signal and the engine's answer."""
+
+    loaded: Loaded
+    signal: Signal
+    decision: RiskDecision
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One account's decision (the stored row) and the parts its intents come from: one for
+    an ordinary signal, one per open position for ``close_all``, none for ``cancel_all``."""
+
+    subscriber: Subscriber
+    loaded: Loaded | None
+    decision: RiskDecision
+    parts: tuple[Part, ...] | None = None
+    venue: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.parts is None:
+            object.__setattr__(self, "parts", (Part(self.loaded, None, self.decision),) if self.loaded else ())
+
+
+ALL_SYMBOLS = "*"
+
+
+def _bulk_symbol(signal: Signal) -> str | None:
+    return None if signal.symbol == ALL_SYMBOLS else signal.symbol
+
+
+def _cancel_all(session: Session, sub: Subscriber, signal: Signal) -> Outcome:
+    """``cancel_all``: the account's open orders (in the symbol) are cancelled by the
+    ``cancel.requested`` handler; cancelling never adds risk, so no limit applies."""
+    symbol = _bulk_symbol(signal)
+    check = CheckOutcome("cancel_all", True, detail=f"cancel every open order of {sub.account_name}"
+                         + (f" in {symbol}" if symbol else " in every symbol"))
+    venue = session.connection().execute(select(Account.venue).where(Account.id == sub.account_id)).scalar_one()
+    return Outcome(sub, None, RiskDecision(True, (check,)), parts=(), venue=venue)
+
+
+_OPEN_SYMBOLS = text(
+    "SELECT symbol FROM positions WHERE account_id = :account_id AND quantity <> 0 "
+    "AND (CAST(:symbol AS VARCHAR) IS NULL OR symbol = :symbol) "
+    "UNION SELECT symbol FROM order_intents WHERE account_id = :account_id AND purpose = 'entry' "
+    "AND status IN ('pending', 'submitting') AND reduce_only IS FALSE "
+    "AND (CAST(:symbol AS VARCHAR) IS NULL OR symbol = :symbol) ORDER BY symbol"
+)
+
+
+def _close_all(session: Session, strategy: StrategyRef, sub: Subscriber, signal: Signal) -> Outcome:
+    """``close_all``: one reduce-only exit per open (or opening) position of the account (in
+    the symbol), each decided by the risk engine as an ``exit`` under its symbol's lock, so
+    orders in flight are counted. The account's decision is approved when any exit is."""
+    symbol = _bulk_symbol(signal)
+    symbols = [row[0] for row in session.connection().execute(
+        _OPEN_SYMBOLS, {"account_id": sub.account_id, "symbol": symbol})]
+    parts, checks = [], []
+    for each in symbols:
+        exit_signal = signal.model_copy(update={
+            "action": Action.EXIT, "symbol": each, "size": None, "target_position": PositionSide.FLAT,
+            "order_type": OrderType.MARKET, "limit_price": None, "time_in_force": None, "prev_position": None})
+        loaded = load_context(session, sub.account_id, strategy.id, exit_signal,
+                              account_wide=sub.account_wide_lock, reads=sub.risk_reads)
+        decision = evaluate(loaded.context)
+        parts.append(Part(loaded, exit_signal, decision))
+        checks += [replace(c, name=f"{each} {c.name}") for c in decision.checks]
+    if not parts:
+        where = f" in {symbol}" if symbol else ""
+        check = CheckOutcome("close_all", True, detail=f"no open position{where}: nothing to close")
+        return Outcome(sub, None, RiskDecision(True, (check,)), parts=())
+    approved = [p for p in parts if p.decision.approved]
+    denied = [f"{p.signal.symbol}: {p.decision.reason}" for p in parts if not p.decision.approved]
+    merged = RiskDecision(bool(approved), tuple(checks), tuple(o for p in approved for o in p.decision.orders),
+                          "; ".join(denied) or None)
+    return Outcome(sub, parts[0].loaded, merged, parts=tuple(approved))
+
+
+_SUBSCRIPTIONS = select(Strategy.settings["accounts"]).where(Strategy.id == bindparam("strategy_id"))
+_ACCOUNTS = select(Account.id, Account.name, Account.settings).where(Account.name.in_(bindparam("names", expanding=True)))
+
+
+def subscribers_of(session: Session, strategy: StrategyRef) -> list[Subscriber]:
+    """The strategy's accounts in account id order (the lock order): its primary account,
+    and those of its ``accounts`` (``StrategyConfig.accounts``)."""
+    primary = Subscriber(strategy.account_id, strategy.account_name, account_wide_lock=strategy.account_wide_lock,
+                         risk_reads=strategy.risk_reads)
+    subscribed = session.connection().execute(_SUBSCRIPTIONS, {"strategy_id": strategy.id}).scalar_one_or_none()
+    if not subscribed:
+        return [primary]
+    subs = {name: Subscription.model_validate(value or {}) for name, value in subscribed.items()}
+    found = []
+    for account_id, name, settings in session.connection().execute(_ACCOUNTS, {"names": sorted(subs)}):
+        sub = subs[name]
+        found.append(Subscriber(account_id, name, sub.multiplier, sub.max_leverage,
+                                needs_account_lock(settings), risk_reads(settings)))
+    if strategy.account_name in subs:
+        by_name = {s.account_name: s for s in found}
+        by_name.setdefault(strategy.account_name, replace(primary, multiplier=subs[strategy.account_name].multiplier,
+                                                          max_leverage=subs[strategy.account_name].max_leverage))
+        found = list(by_name.values())
+    else:
+        found = [primary, *(s for s in found if s.account_id != primary.account_id)]
+    return sorted(found, key=lambda s: str(s.account_id))
 
 
 def parse_signal(received: Received, strategy: StrategyRef) -> tuple[Parsed, Signal]:
@@ -202,31 +372,54 @@ def record_replay(
 
 
 def _record(
-    session: Session, record: SignalRecord, signal: Signal, loaded: Loaded, decision: RiskDecision,
-    secrets: tuple[str, ...] = (),
+    session: Session, record: SignalRecord, signal: Signal, outcomes: list[Outcome], secrets: tuple[str, ...] = (),
 ) -> IngestResult:
-    """Write the outcome in one statement; a repeated idempotency key becomes a ``duplicate``."""
+    """Write the outcome in one statement; a repeated idempotency key becomes a ``duplicate``.
+    The signal is accepted when any account accepted it; each account's outcome is its decision."""
     now = datetime.now(UTC)
-    status = SignalStatus.ACCEPTED if decision.approved else SignalStatus.REJECTED
-    decision_id = uuid.uuid4()
-    rows, queued = _intent_rows(decision_id, loaded, signal, decision, now)
-    follow = _events(loaded, signal, decision, queued)
-    reason = redact_secrets(decision.reason, secrets) if decision.reason else decision.reason
+    approved = any(o.decision.approved for o in outcomes)
+    status = SignalStatus.ACCEPTED if approved else SignalStatus.REJECTED
+    decisions, rows, queued, follow = [], [], [], []
+    for outcome in outcomes:
+        decision = outcome.decision
+        decision_id = uuid.uuid4()
+        for part in outcome.parts:
+            part_signal = part.signal or signal
+            intent_rows, intents = _intent_rows(decision_id, part.loaded, part_signal, part.decision, now,
+                                                first=len(rows))
+            rows += intent_rows
+            queued += intents
+            follow += _events(part.loaded, part_signal, part.decision, intents)
+        if signal.action == Action.CANCEL_ALL:
+            follow.append(events.new_event(events.CANCEL_REQUESTED, {
+                "account_id": str(outcome.subscriber.account_id), "symbol": _bulk_symbol(signal),
+                "venue": outcome.venue}))
+        reason = redact_secrets(decision.reason, secrets) if decision.reason else decision.reason
+        decisions.append(
+            {"id": decision_id, "account_id": outcome.subscriber.account_id, "approved": decision.approved, "reason": reason,
+             "checks": redact_secrets([c.as_json() for c in decision.checks], secrets),
+             "quantity": decision.quantity, "created_at": now})
+    if len(outcomes) == 1:
+        reason = outcomes[0].decision.reason
+    else:
+        denied = [f"{o.subscriber.account_name}: {o.decision.reason}" for o in outcomes if not o.decision.approved]
+        reason = "; ".join(denied) or None
+    reason = redact_secrets(reason, secrets) if reason else reason
     written = outbox.write(
         session.connection(),
         _signal_values(record, signal, secrets) | {"status": status.value, "reason": reason, "decided_at": now},
-        {"id": decision_id, "account_id": loaded.account_id, "approved": decision.approved, "reason": reason,
-         "checks": redact_secrets([c.as_json() for c in decision.checks], secrets), "quantity": decision.quantity,
-         "created_at": now},
+        decisions,
         rows,
         [{"id": e.id, "kind": e.kind, "payload": e.payload, "job_id": e.job_id, "created_at": now} for e in follow],
     )
     if not written:
         return _record_duplicate(session, record, signal, secrets)
     events.remember(session, follow)
-    if decision.trading_state_change is not None:
-        _switch_state(session, loaded, decision)
-    return IngestResult(record.id, status, decision.reason, queued)
+    for outcome in outcomes:
+        for part in outcome.parts:
+            if part.decision.trading_state_change is not None:
+                _switch_state(session, part.loaded, part.decision)
+    return IngestResult(record.id, status, reason, tuple(queued))
 
 
 def _switch_state(session: Session, loaded: Loaded, decision: RiskDecision) -> None:
@@ -286,10 +479,10 @@ def _record_duplicate(
 
 
 def _intent_rows(
-    decision_id: uuid.UUID, loaded: Loaded, signal: Signal, decision: RiskDecision, now: datetime
+    decision_id: uuid.UUID, loaded: Loaded, signal: Signal, decision: RiskDecision, now: datetime, first: int = 0
 ) -> tuple[list[dict[str, object]], tuple[QueuedIntent, ...]]:
     rows, queued = [], []
-    for sequence, plan in enumerate(decision.orders):
+    for sequence, plan in enumerate(decision.orders, start=first):
         intent_id = uuid.uuid4()
         client_order_id = client_order_id_for(intent_id)
         rows.append(
@@ -329,3 +522,43 @@ def _events(loaded: Loaded, signal: Signal, decision: RiskDecision, queued: tupl
         follow.append(events.new_event(events.CANCEL_REQUESTED, {
             "account_id": str(loaded.account_id), "symbol": signal.symbol, "venue": loaded.venue}))
     return follow
+
+
+def operator_strategy(session: Session, account_name: str) -> StrategyRef:
+    """The disabled strategy ``operator:<account>`` that records the operator's own actions on
+    the account (close-all, cancel-all from the admin API) as signals, so they are traced like
+    alerts. Created on first use; its token is random and never shown (it cannot be used).
+    Raises ``NotFound`` for an unknown account."""
+    account = session.execute(
+        select(Account.id, Account.name, Account.settings).where(Account.name == account_name)).first()
+    if account is None:
+        raise NotFound(f"no account {account_name!r}")
+    name = f"operator:{account_name}"
+    if len(name) > 64:
+        name = "operator:" + hashlib.sha256(account_name.encode()).hexdigest()[:40]
+    strategy_id = session.execute(select(Strategy.id).where(Strategy.name == name)).scalar_one_or_none()
+    if strategy_id is None:
+        strategy_id = uuid.uuid4()
+        session.execute(pg_insert(Strategy).values(
+            id=strategy_id, name=name, account_id=account.id, enabled=False, created_at=datetime.now(UTC),
+            token_hash=hashlib.sha256(secrets_module.token_bytes(32)).hexdigest(),
+            settings={"account": account_name}).on_conflict_do_nothing(index_elements=["name"]))
+        strategy_id = session.execute(select(Strategy.id).where(Strategy.name == name)).scalar_one()
+    return StrategyRef(strategy_id, name, account.id, account.name, needs_account_lock(account.settings),
+                       risk_reads(account.settings))
+
+
+def operator_action(session: Session, account_name: str, action: Action, symbol: str | None = None,
+                    operator: str | None = None) -> IngestResult:
+    """``close_all`` / ``cancel_all`` on one account (in ``symbol``) by the operator: recorded
+    and decided exactly as the same Tradewire alert would be (``source`` rest, ``dialect``
+    tradewire), in the caller's transaction. Raises ``NotFound`` or ``InvalidSignal`` (a bad symbol)."""
+    strategy = operator_strategy(session, account_name)
+    body: dict[str, object] = {"tradewire": 1, "action": action.value, "idempotency_key": f"operator:{uuid.uuid4()}",
+                               "comment": f"admin API{' by ' + operator if operator else ''}"}
+    if symbol:
+        body["symbol"] = symbol
+    received = Received.read(json.dumps(body).encode(), source=Source.REST, content_type="application/json")
+    result = ingest(session, strategy, received)
+    assert result is not None
+    return result

@@ -117,8 +117,10 @@ class RiskDecisionRecord(Base):
     """The risk engine's answer for one signal: every check's outcome and the quantity."""
 
     __tablename__ = "risk_decisions"
+    # One decision per (signal, account): a strategy's signal fans out to its subscribed accounts.
+    __table_args__ = (UniqueConstraint("signal_id", "account_id", name="uq_risk_decisions_signal_id_account_id"),)
     id: Mapped[uuid.UUID] = _id()
-    signal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("signals.id"), unique=True)
+    signal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("signals.id"))
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
     approved: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(Text)

@@ -12,9 +12,13 @@ from typing import Any, Protocol
 
 from app.domain.signal import Signal
 from app.errors import SignalParseError
+from urllib.parse import parse_qs, urlencode
+
 from app.ingest.parsers import (
-    alertatron, octobot, okx, pineconnector, prediction, threecommas, tradewire, traderspost, tradingview,
+    alertatron, forecast, octobot, okx, pineconnector, prediction, signals_mtf, threecommas, tokenmetrics,
+    trade_levels, tradewire, traderspost, tradingview,
 )
+from app.ingest.parsers.picking import Pick
 from app.ingest.parsers import body as _body
 from app.ingest.parsers.body import json_error
 
@@ -30,8 +34,30 @@ class Dialect(Protocol):
 # Most specific first: detection stops at the first dialect that claims the body.
 DIALECTS: dict[str, Dialect] = {  # type: ignore[misc]
     d.NAME: d
-    for d in (tradewire, threecommas, okx, traderspost, pineconnector, alertatron, octobot, tradingview, prediction)
+    # trade_levels (needs entry_price, stop_loss, take_profit and a hit probability) is more
+    # specific than tradingview, which would read its symbol and action and drop the levels.
+    # The other prediction dialects need a shape of their own (a data list of TOKEN_SYMBOL rows,
+    # a signals object, signal_* blocks); prediction stays last.
+    for d in (tradewire, threecommas, okx, traderspost, pineconnector, alertatron, octobot, trade_levels, tradingview,
+              tokenmetrics, signals_mtf, forecast, prediction)
 }
+# Dialects of prediction APIs: what ``POST /api/v1/predictions?dialect=`` and a poller may name.
+# All but ``prediction`` read many-symbol / many-timeframe answers and take a ``Pick``.
+PREDICTION_DIALECTS = ("prediction", "tokenmetrics", "signals_mtf", "forecast", "trade_levels")
+_PICKING = frozenset(PREDICTION_DIALECTS) - {"prediction"}
+
+
+def dialect_spec(name: str, *, symbol: str | None = None, timeframe: str | None = None) -> str:
+    """A forced dialect that also picks the symbol / timeframe of a many-entry prediction
+    answer: ``tokenmetrics?symbol=BTCUSDT``. Only the picking dialects take the query."""
+    query = {k: v for k, v in (("symbol", symbol), ("timeframe", timeframe)) if v}
+    return f"{name}?{urlencode(query)}" if query and name in _PICKING else name
+
+
+def _split(spec: str) -> tuple[str, Pick]:
+    name, _, query = spec.partition("?")
+    picked = {k: v[0] for k, v in parse_qs(query).items()}
+    return name, Pick(symbol=picked.get("symbol"), timeframe=picked.get("timeframe"))
 
 
 @dataclass(frozen=True)
@@ -70,12 +96,13 @@ def parse_decoded(data: dict[str, Any] | str, received_at: datetime, *, dialect:
     dialect claims (the message lists those tried), or a claimed body with a bad field.
     """
     if dialect is not None:
-        chosen = DIALECTS.get(dialect)
+        name, pick = _split(dialect)
+        chosen = DIALECTS.get(name)
         if chosen is None:
             raise SignalParseError(
-                f"unknown dialect {dialect!r}; known: {', '.join(DIALECTS)}", field="dialect"
+                f"unknown dialect {name!r}; known: {', '.join(DIALECTS)}", field="dialect"
             )
-        return Parsed(_run(chosen, data, received_at), data)
+        return Parsed(_run(chosen, data, received_at, pick), data)
     for candidate in DIALECTS.values():
         if candidate.detect(data):
             return Parsed(_run(candidate, data, received_at), data)
@@ -89,12 +116,14 @@ def parse_decoded(data: dict[str, Any] | str, received_at: datetime, *, dialect:
     )
 
 
-def _run(dialect: Dialect, data: dict[str, Any] | str, received_at: datetime) -> Signal:
+def _run(dialect: Dialect, data: dict[str, Any] | str, received_at: datetime, pick: Pick | None = None) -> Signal:
     """The dialect's signal. A safety net: the parsers raise ``SignalParseError`` naming the
     field themselves; anything else they let slip (a pydantic ``ValidationError``, an
     ``ArithmeticError``, a ``RecursionError``) still becomes one, naming the field when known
     and ``body`` otherwise, so no body ever produces a 500."""
     try:
+        if dialect.NAME in _PICKING:
+            return dialect.parse(data, received_at, pick or Pick())  # type: ignore[call-arg]
         return dialect.parse(data, received_at)
     except SignalParseError:
         raise

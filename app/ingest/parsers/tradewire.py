@@ -30,6 +30,7 @@ MARKER = "tradewire"
 
 _PRICES = ("limit_price", "stop_loss", "take_profit", "price")
 _ACTIONS = {a.value: a for a in Action}
+ALL_SYMBOLS = "*"  # close_all / cancel_all without a symbol: the whole account
 _UNITS = {u.value: u for u in SizeUnit}
 _ORDER_TYPES = {t.value: t for t in OrderType}
 _TIME_IN_FORCE = {t.value.lower(): t for t in TimeInForce}
@@ -49,10 +50,13 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
     if not isinstance(data, dict):
         raise SignalParseError("a Tradewire message must be a JSON object", field="body")
     values.reject_placeholders(data)
-    symbol, raw_symbol, prefix = values.symbol(data.get("symbol") or data.get("ticker"), "symbol")
     action = values.choice(data.get("action"), "action", _ACTIONS)
     if action is None:
         raise SignalParseError("field 'action' is missing", field="action")
+    if action in (Action.CLOSE_ALL, Action.CANCEL_ALL) and not (data.get("symbol") or data.get("ticker")):
+        symbol, raw_symbol, prefix = ALL_SYMBOLS, ALL_SYMBOLS, None  # every symbol of the account
+    else:
+        symbol, raw_symbol, prefix = values.symbol(data.get("symbol") or data.get("ticker"), "symbol")
     signal_time = values.timestamp(data.get("signal_time") or data.get("time"), "signal_time")
     size = _size(data)
     exchange = values.text(data.get("exchange"), "exchange", max_length=values.MAX_NAME) or prefix
