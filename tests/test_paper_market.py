@@ -301,3 +301,20 @@ def test_every_corpus_payload_that_lacked_a_price_fills_against_the_market(clien
         outcomes[name] = (order.side, order.status, order.average_price)
     assert outcomes == {"16": ("buy", "FILLED", D("67450")), "02": ("buy", "FILLED", D("67450")),
                         "03": ("sell", "FILLED", D("67440")), "30": ("buy", "FILLED", D("67450"))}
+
+
+def test_a_resting_paper_limit_can_be_cancelled_and_then_never_fills(client, db, admin, market):
+    market.set_price(BTC, "60000")
+    warm()
+    answer = post(client, db, size="0.01", size_unit="base", order_type="limit", limit_price="59000")
+    drain_queues()
+    order = order_of(answer["signal_id"])
+    assert order.status == "ACCEPTED"
+    cancelled = client.post(f"/api/v1/orders/{order.id}/cancel", headers=admin)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELED", cancelled.text
+    market.set_price(BTC, "58000")  # through its price: nothing may fill now
+    time.sleep(0.5)
+    order = order_of(answer["signal_id"])
+    assert (order.status, order.filled_quantity) == ("CANCELED", D(0))
+    with unit_of_work() as session:
+        assert session.execute(select(FillRecord)).first() is None
