@@ -301,3 +301,25 @@ def test_analytics_shows_the_signal_to_fill_latency_histogram_with_the_stats_per
     assert f"p99 <strong>{overall['latency_ms_p99']:,.1f} ms</strong>" in percentiles and "1 fill" in percentiles
     counts = dict(re.findall(r'<li data-bucket="([^"]+)">.*?<span class="num">(\d+)</span>', page, re.S))
     assert len(counts) == 6 and sum(map(int, counts.values())) == 1
+
+
+def test_the_equity_curve_follows_the_chosen_strategy(app_client, db):
+    """Analytics for one strategy charts only its fills: two strategies trade, each curve ends at
+    its own realised PnL (here the opening fees), and all strategies together at their sum."""
+    from app.console import services
+    from app.db import unit_of_work
+    from tests.conftest import drain_queues
+
+    other = app_client.post("/api/v1/strategies", headers={"Authorization": f"Bearer {TOKEN}"},
+                            json={"name": "other"}).json()["token"]
+    for token, symbol in ((db, "BINANCE:BTCUSDT"), (other, "BINANCE:ETHUSDT")):
+        body = {"tradewire": 1, "symbol": symbol, "action": "buy", "size": "1", "size_unit": "base", "price": "100"}
+        assert app_client.post(f"/webhooks/tradingview/{token}", content=json.dumps(body)).status_code == 202
+    drain_queues()
+    with unit_of_work() as session:
+        default = services.equity_curve(session, None, None, None, "default")
+        mine = services.equity_curve(session, None, None, None, "other")
+        everyone = services.equity_curve(session, None, None, None)
+    assert (default.fills, mine.fills, everyone.fills) == (1, 1, 2)
+    assert default.equity[-1]["value"] == mine.equity[-1]["value"] == -0.1  # 0.1% fee on 100
+    assert everyone.equity[-1]["value"] == -0.2

@@ -114,6 +114,7 @@ class FillRow:
     latency_ms: float
     reference_price: Decimal | None
     market_price: Decimal | None = None
+    ts_event: datetime | None = None
 
 
 @dataclass
@@ -195,6 +196,12 @@ def _decision_counts(session: Session, since: datetime | None, until: datetime |
     return session.execute(time_range(query, SignalRecord.received_at, since, until)).all()
 
 
+def fill_rows(session: Session, since: datetime | None, until: datetime | None, strategy: str | None) -> list[FillRow]:
+    """The fills ``compute_stats`` measures, in equity-curve order (venue time), of one
+    strategy or all: for charts of the same numbers (the console's equity curve and latencies)."""
+    return [item[-1] for item in _fill_rows(session, since, until, strategy)]
+
+
 def _fill_rows(session: Session, since: datetime | None, until: datetime | None, strategy: str | None):
     """(strategy, source, confidence, FillRow) per fill in equity-curve order."""
     for name, source, confidence, _account, row in _account_fill_rows(session, since, until, strategy):
@@ -224,6 +231,7 @@ def _account_fill_rows(session: Session, since: datetime | None, until: datetime
             latency_ms=(fill.created_at - received_at).total_seconds() * 1000,
             reference_price=_positive_decimal(price),
             market_price=market_at_receipt(checks, fill.side),
+            ts_event=fill.ts_event,
         )
         yield name, source, confidence, account, row
 

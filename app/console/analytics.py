@@ -49,7 +49,7 @@ def analytics_page(request: Request, session: SessionDep, console: Signed) -> HT
         errors = {("from" if k == "since" else "to" if k == "until" else k): v for k, v in field_errors(e).items()}
         return render(request, "analytics.html", console, status_code=422, **context | {"errors": errors})
     since, until = chosen.bounds()
-    curve = services.equity_curve(session, since, until, chosen.account)
+    curve = services.equity_curve(session, since, until, chosen.account, chosen.strategy)
     context |= {"form": {"period": chosen.period, **raw}, "since": since, "until": until,
                 "stats": compute_stats(session, since=since, until=until, strategy=chosen.strategy),
                 "curve": curve, "curve_json": json.dumps({"equity": curve.equity, "drawdown": curve.drawdown}),

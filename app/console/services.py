@@ -184,30 +184,37 @@ class Curve:
     truncated: bool
 
 
-def equity_curve(session: Session, since: datetime | None, until: datetime | None, account: str | None) -> Curve:
-    """From the fills list of ``GET /api/v1/fills`` (same period and account filter), the
-    curve that ``app.admin.stats.max_drawdown`` measures."""
-    fills: list[FillView] = []
+def equity_curve(session: Session, since: datetime | None, until: datetime | None, account: str | None,
+                 strategy: str | None = None) -> Curve:
+    """The curve ``app.admin.stats.max_drawdown`` measures: of one strategy's fills when one is
+    chosen (the stats' own fill rows), else from the fills list of ``GET /api/v1/fills`` (same
+    period and account filter)."""
     cursor = None
-    while len(fills) < _MAX_CHART_FILLS:
-        page = list_fills(session, account=account, since=since, until=until, limit=500, cursor=cursor)
-        fills.extend(page.items)
-        cursor = page.next_cursor
-        if cursor is None:
-            break
+    if strategy is not None:
+        rows = stats.fill_rows(session, since, until, strategy)[-_MAX_CHART_FILLS:]
+        points_in = [(r.ts_event, r.realized_pnl) for r in rows if r.ts_event is not None]
+    else:
+        fills: list[FillView] = []
+        while len(fills) < _MAX_CHART_FILLS:
+            page = list_fills(session, account=account, since=since, until=until, limit=500, cursor=cursor)
+            fills.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        points_in = [(f.ts_event, f.realized_pnl) for f in reversed(fills)]
     equity = peak = Decimal(0)
     by_second: dict[int, tuple[Decimal, Decimal]] = {}
-    for fill in reversed(fills):
-        equity += fill.realized_pnl
+    for ts_event, pnl in points_in:
+        equity += pnl
         peak = max(peak, equity)
-        by_second[int(fill.ts_event.timestamp())] = (equity, equity - peak)
+        by_second[int(ts_event.timestamp())] = (equity, equity - peak)
     points = sorted(by_second.items())
     if points:  # the curve starts at E_0 = 0, just before the first fill
         points.insert(0, (points[0][0] - 1, (Decimal(0), Decimal(0))))
     return Curve(
         equity=[{"time": t, "value": float(e)} for t, (e, _) in points],
         drawdown=[{"time": t, "value": float(d)} for t, (_, d) in points],
-        fills=len(fills),
+        fills=len(points_in),
         truncated=cursor is not None,
     )
 
@@ -323,6 +330,5 @@ def latency_histogram(latencies_ms: list[float], edges: tuple[float, ...] = LATE
 def fill_latencies(session: Session, since: datetime | None, until: datetime | None,
                    strategy: str | None) -> list[float]:
     """Per fill, signal received → fill recorded in ms: the rows ``compute_stats`` measures
-    (``app.admin.stats``), for the same period and strategy. Its row generator is private
-    there; each of its items ends with the ``FillRow``."""
-    return [item[-1].latency_ms for item in stats._fill_rows(session, since, until, strategy)]
+    (``app.admin.stats.fill_rows``), for the same period and strategy."""
+    return [row.latency_ms for row in stats.fill_rows(session, since, until, strategy)]
