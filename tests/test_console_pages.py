@@ -323,3 +323,36 @@ def test_the_equity_curve_follows_the_chosen_strategy(app_client, db):
     assert (default.fills, mine.fills, everyone.fills) == (1, 1, 2)
     assert default.equity[-1]["value"] == mine.equity[-1]["value"] == -0.1  # 0.1% fee on 100
     assert everyone.equity[-1]["value"] == -0.2
+
+
+def test_the_equity_curve_can_follow_a_source_or_a_confidence_bucket(app_client, db):
+    from datetime import UTC, datetime as dt
+    from decimal import Decimal
+
+    from app.console import services
+    from app.db import unit_of_work
+    from app.domain.marketdata import Quote
+    from app.marketdata import cache
+    from tests.conftest import drain_queues
+
+    now = dt.now(UTC)
+    cache.write_quote(Quote("binance", "BTC/USDT", Decimal("99.9"), Decimal(100), Decimal(100), now, now))
+    key = app_client.post("/api/v1/api-keys", headers={"Authorization": f"Bearer {TOKEN}"},
+                          json={"name": "m", "strategies": ["default"]}).json()["key"]
+    for confidence, stamp in (("0.82", "2026-11-27T00:00:00Z"), ("0.65", "2026-11-27T04:00:00Z")):
+        body = {"symbol": "BTCUSDT", "timeframe": "4h", "prediction": "BUY", "confidence": confidence, "timestamp": stamp}
+        answer = app_client.post("/api/v1/predictions", content=json.dumps(body),
+                                 headers={"authorization": f"Bearer {key}", "content-type": "application/json"})
+        assert answer.json()["status"] == "accepted", answer.text
+    alert = {"tradewire": 1, "symbol": "BINANCE:BTCUSDT", "action": "buy", "size": "1", "size_unit": "base", "price": "100"}
+    assert app_client.post(f"/webhooks/tradingview/{db}", content=json.dumps(alert)).status_code == 202
+    drain_queues()
+    with unit_of_work() as session:
+        fills = {label: services.equity_curve(session, None, None, None, **kw).fills for label, kw in (
+            ("all", {}), ("predictions", {"source": "prediction"}), ("tradingview", {"source": "tradingview"}),
+            ("0.8-0.9", {"bucket": "0.8-0.9"}), ("0.6-0.7", {"bucket": "0.6-0.7"}), ("0.9-1.0", {"bucket": "0.9-1.0"}))}
+    assert fills == {"all": 3, "predictions": 2, "tradingview": 1, "0.8-0.9": 1, "0.6-0.7": 1, "0.9-1.0": 0}
+    signed_in(app_client)
+    page = app_client.get("/analytics?period=all&source=prediction&bucket=0.8-0.9")
+    assert page.status_code == 200 and 'id="a-bucket"' in page.text
+    assert app_client.get("/analytics?period=all&bucket=banana").status_code == 422

@@ -196,10 +196,14 @@ def _decision_counts(session: Session, since: datetime | None, until: datetime |
     return session.execute(time_range(query, SignalRecord.received_at, since, until)).all()
 
 
-def fill_rows(session: Session, since: datetime | None, until: datetime | None, strategy: str | None) -> list[FillRow]:
+def fill_rows(session: Session, since: datetime | None, until: datetime | None, strategy: str | None,
+              *, source: str | None = None, bucket: str | None = None) -> list[FillRow]:
     """The fills ``compute_stats`` measures, in equity-curve order (venue time), of one
-    strategy or all: for charts of the same numbers (the console's equity curve and latencies)."""
-    return [item[-1] for item in _fill_rows(session, since, until, strategy)]
+    strategy or all, optionally of one source and one prediction confidence bucket
+    (``confidence_bucket``): for charts of the same numbers (the console's curves, latencies)."""
+    return [row for _name, src, confidence, row in _fill_rows(session, since, until, strategy)
+            if (source is None or src == source)
+            and (bucket is None or (src == Source.PREDICTION.value and confidence_bucket(confidence) == bucket))]
 
 
 def _fill_rows(session: Session, since: datetime | None, until: datetime | None, strategy: str | None):

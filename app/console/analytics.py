@@ -29,6 +29,8 @@ class Period(BaseModel):
     until: datetime | None = Field(default=None, alias="to")
     strategy: str | None = Field(default=None, max_length=64)
     account: str | None = Field(default=None, max_length=64)
+    source: str | None = Field(default=None, pattern="^(tradingview|prediction|rest)$")
+    bucket: str | None = Field(default=None, pattern=r"^(none|0\.0-0\.5|0\.[5-9]-(0\.[6-9]|1\.0))$")
 
     def bounds(self) -> tuple[datetime | None, datetime | None]:
         if self.period == "custom":
@@ -42,14 +44,16 @@ def analytics_page(request: Request, session: SessionDep, console: Signed) -> HT
     raw = {k: v for k, v in request.query_params.items() if v.strip()}
     context: dict[str, Any] = {"form": raw, "errors": {}, "stats": None, "curve": None, "periods": [*PERIODS, "custom"],
                                "strategies": [s.name for s in list_strategies(session)],
-                               "accounts": [a.name for a in list_accounts(session)]}
+                               "accounts": [a.name for a in list_accounts(session)],
+                               "sources": ["tradingview", "prediction", "rest"],
+                               "buckets": ["0.0-0.5", "0.5-0.6", "0.6-0.7", "0.7-0.8", "0.8-0.9", "0.9-1.0", "none"]}
     try:
         chosen = Period.model_validate(raw)
     except ValidationError as e:
         errors = {("from" if k == "since" else "to" if k == "until" else k): v for k, v in field_errors(e).items()}
         return render(request, "analytics.html", console, status_code=422, **context | {"errors": errors})
     since, until = chosen.bounds()
-    curve = services.equity_curve(session, since, until, chosen.account, chosen.strategy)
+    curve = services.equity_curve(session, since, until, chosen.account, chosen.strategy, chosen.source, chosen.bucket)
     context |= {"form": {"period": chosen.period, **raw}, "since": since, "until": until,
                 "stats": compute_stats(session, since=since, until=until, strategy=chosen.strategy),
                 "curve": curve, "curve_json": json.dumps({"equity": curve.equity, "drawdown": curve.drawdown}),

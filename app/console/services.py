@@ -185,13 +185,13 @@ class Curve:
 
 
 def equity_curve(session: Session, since: datetime | None, until: datetime | None, account: str | None,
-                 strategy: str | None = None) -> Curve:
-    """The curve ``app.admin.stats.max_drawdown`` measures: of one strategy's fills when one is
-    chosen (the stats' own fill rows), else from the fills list of ``GET /api/v1/fills`` (same
-    period and account filter)."""
+                 strategy: str | None = None, source: str | None = None, bucket: str | None = None) -> Curve:
+    """The curve ``app.admin.stats.max_drawdown`` measures: of the fills of one strategy, source
+    or prediction confidence bucket when one is chosen (the stats' own fill rows), else from the
+    fills list of ``GET /api/v1/fills`` (same period and account filter)."""
     cursor = None
-    if strategy is not None:
-        rows = stats.fill_rows(session, since, until, strategy)[-_MAX_CHART_FILLS:]
+    if strategy is not None or source is not None or bucket is not None:
+        rows = stats.fill_rows(session, since, until, strategy, source=source, bucket=bucket)[-_MAX_CHART_FILLS:]
         points_in = [(r.ts_event, r.realized_pnl) for r in rows if r.ts_event is not None]
     else:
         fills: list[FillView] = []
