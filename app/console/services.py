@@ -25,11 +25,10 @@ from app.admin.trace import signal_trace
 from app.bootstrap import DEFAULT_STRATEGY
 from app.domain.enums import Source
 from app.domain.orders import OrderStatus
-from app.errors import Conflict, NotFound
+from app.errors import Conflict
 from app.ingest import parsers, service
-from app.ingest.auth import Caller, Credentials, resolve_strategy, strategy_by_name, strategy_named
-from app.ingest.entry import Admitted, ingest_request
-from app.ingest.received import Received
+from app.ingest.auth import Caller, Credentials, resolve_strategy, strategy_named
+from app.ingest.entry import ingest_exit
 from app.ingest.service import InvalidSignal
 from app.risk.dry_run import dry_run
 
@@ -270,17 +269,8 @@ def close_position(session: Session, account: str, symbol: str, actor: str) -> C
         raise Conflict(f"{account} has no open {symbol} position; nothing sent")
     if strategy is None:
         raise Conflict(f"{account} has no enabled strategy to send the exit through; nothing sent")
-    body = json.dumps({"tradewire": 1, "symbol": symbol, "action": "exit", "comment": f"console close by {actor}",
-                       "idempotency_key": f"console-close-{uuid.uuid4()}-{symbol}"}).encode()
-    received = Received.read(body, source=Source.REST, content_type="application/json", dialect="tradewire")
-
-    def admit(db: Session, _: Received) -> Admitted:
-        ref = strategy_by_name(db, strategy)
-        if ref is None:
-            raise NotFound(f"strategy {strategy!r} is gone or disabled")
-        return Admitted(ref)
-
-    outcome = ingest_request(received, admit)
+    outcome = ingest_exit(symbol, strategy, comment=f"console close by {actor}",
+                          idempotency_key=f"console-close-{uuid.uuid4()}-{symbol}")
     if isinstance(outcome, InvalidSignal):
         return Closed(None, "invalid", outcome.message, strategy)
     assert outcome is not None, "this admit never drops a request"

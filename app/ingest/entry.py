@@ -9,6 +9,7 @@ request PostgreSQL refuses as ``invalid`` in a second transaction, and after com
 the replay claim and notes the API key's use.
 """
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from app.db import get_sessionmaker
+from app.domain.enums import Source
+from app.errors import NotFound
 from app.ingest import service
-from app.ingest.auth import settle_signature, touch_last_used
+from app.ingest.auth import settle_signature, strategy_by_name, touch_last_used
 from app.ingest.market_wait import wait_for_markets
 from app.ingest.received import Received
 from app.ingest.service import IngestResult, InvalidSignal
@@ -113,3 +116,23 @@ def dry_run_request(received: Received, admit: Admit) -> dict[str, Any]:
     finally:
         session.rollback()
         session.close()
+
+
+def ingest_exit(symbol: str, strategy: str, *, comment: str, idempotency_key: str) -> Outcome | None:
+    """An operator's exit of ``symbol`` (the console's close-position, Telegram's /closeall):
+    Tradewire's canonical ``exit`` message ingested as a REST signal of ``strategy`` through
+    the same path as any alert — risk decides, the relay queues the order.
+
+    Raises ``NotFound`` when the strategy is gone or disabled, and what ``ingest_request`` raises.
+    """
+    body = json.dumps({"tradewire": 1, "symbol": symbol, "action": "exit", "comment": comment,
+                       "idempotency_key": idempotency_key}).encode()
+    received = Received.read(body, source=Source.REST, content_type="application/json", dialect="tradewire")
+
+    def admit(session: Session, _: Received) -> Admitted:
+        ref = strategy_by_name(session, strategy)
+        if ref is None:
+            raise NotFound(f"strategy {strategy!r} is gone or disabled")
+        return Admitted(ref)
+
+    return ingest_request(received, admit)

@@ -7,7 +7,6 @@ its audit row records (200 ok, 404 not found, 409 not possible now, …) and, fo
 command, the ``Pending`` action a confirm button will carry out.
 """
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,12 +20,10 @@ from app.admin.schemas import SignalTrace
 from app.admin.strategies import list_strategies
 from app.admin.trace import signal_trace
 from app.db import get_sessionmaker
-from app.domain.enums import SignalStatus, Source, TradingState
+from app.domain.enums import SignalStatus, TradingState
 from app.domain.money import fmt
 from app.errors import AppError, NotFound
-from app.ingest.auth import strategy_by_name
-from app.ingest.entry import Admit, Admitted, ingest_request
-from app.ingest.received import Received
+from app.ingest.entry import ingest_exit
 from app.ingest.service import InvalidSignal
 
 STATES = {"halt": TradingState.HALTED, "reduce": TradingState.REDUCING, "resume": TradingState.ACTIVE}
@@ -199,11 +196,9 @@ def _closeall(account: str, nonce: str, actor: str) -> Answer:
 
 def _exit(symbol: str, strategy: str, nonce: str, actor: str) -> tuple[str, int]:
     """Ingest one exit of ``symbol``; its line for the chat and its status."""
-    body = json.dumps({"tradewire": 1, "symbol": symbol, "action": "exit", "comment": f"/closeall by {actor}",
-                       "idempotency_key": f"telegram-closeall-{nonce}-{symbol}"}).encode()
-    received = Received.read(body, source=Source.REST, content_type="application/json", dialect="tradewire")
     try:
-        outcome = ingest_request(received, _through(strategy))
+        outcome = ingest_exit(symbol, strategy, comment=f"/closeall by {actor}",
+                              idempotency_key=f"telegram-closeall-{nonce}-{symbol}")
     except AppError as e:
         return f"{symbol}: not sent: {e.message}", e.status_code
     if outcome is None or isinstance(outcome, InvalidSignal):
@@ -211,17 +206,6 @@ def _exit(symbol: str, strategy: str, nonce: str, actor: str) -> tuple[str, int]
     reason = f" ({outcome.reason})" if outcome.reason else ""
     line = f"{symbol}: exit {outcome.status.value}{reason}, signal {outcome.signal_id}"
     return line, 200 if outcome.status == SignalStatus.ACCEPTED else 409
-
-
-def _through(strategy: str) -> Admit:
-    """Admit the exit as a signal of ``strategy`` (refused when it is gone or disabled)."""
-    def admit(session: Session, received: Received) -> Admitted | None:
-        ref = strategy_by_name(session, strategy)
-        if ref is None:
-            raise NotFound(f"strategy {strategy!r} is gone or disabled")
-        return Admitted(ref)
-
-    return admit
 
 
 def _price(value: Decimal | None) -> str:
