@@ -133,7 +133,7 @@ def compute_stats(session: Session, *, since: datetime | None = None, until: dat
     for name, account, approved, count in _decision_counts(session, since, until, strategy):
         status = SignalStatus.ACCEPTED.value if approved else SignalStatus.REJECTED.value
         groups[("account", f"{name}/{account}")].signals[status] += count
-    for name, source, confidence, account, row in _account_fill_rows(session, since, until, strategy):
+    for name, source, confidence, account, row in _fill_rows(session, since, until, strategy):
         for key in _keys(name, source, confidence):
             groups[key].fills.append(row)
         groups[("account", f"{name}/{account}")].fills.append(row)
@@ -201,18 +201,13 @@ def fill_rows(session: Session, since: datetime | None, until: datetime | None, 
     """The fills ``compute_stats`` measures, in equity-curve order (venue time), of one
     strategy or all, optionally of one source and one prediction confidence bucket
     (``confidence_bucket``): for charts of the same numbers (the console's curves, latencies)."""
-    return [row for _name, src, confidence, row in _fill_rows(session, since, until, strategy)
+    return [row for _name, src, confidence, _account, row in _fill_rows(session, since, until, strategy)
             if (source is None or src == source)
             and (bucket is None or (src == Source.PREDICTION.value and confidence_bucket(confidence) == bucket))]
 
 
 def _fill_rows(session: Session, since: datetime | None, until: datetime | None, strategy: str | None):
-    """(strategy, source, confidence, FillRow) per fill in equity-curve order."""
-    for name, source, confidence, _account, row in _account_fill_rows(session, since, until, strategy):
-        yield name, source, confidence, row
-
-
-def _account_fill_rows(session: Session, since: datetime | None, until: datetime | None, strategy: str | None):
+    """(strategy, source, confidence, account, FillRow) per fill in equity-curve order."""
     query = (
         select(FillRecord, SignalRecord.received_at, SignalRecord.payload["price"].astext,
                SignalRecord.payload["confidence"].astext, SignalRecord.source, Strategy.name, RiskDecisionRecord.checks, Account.name)
