@@ -116,7 +116,8 @@ def cmd_api(settings: Settings, args: argparse.Namespace | None = None) -> int:
     check_admin_token(settings)  # refuse to start with a short admin token, with the reason
 
     settings.require_database_url()
-    uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port, log_level="warning",
+                workers=settings.api_processes if settings.api_processes > 1 else None)
     return 0
 
 
@@ -190,7 +191,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace | None = None) -> int:
     admin_token = settings.resolved_admin_token()
     children = [
         _spawn("api", env),
-        _spawn("worker", env),
+        *(_spawn("worker", env) for _ in range(settings.worker_processes)),
         _spawn("scheduler", env),
         _spawn("marketdata", env),
     ]

@@ -68,6 +68,9 @@ class Settings(BaseSettings, FileConfig):
     paper_slippage_bps: Decimal = Field(default=Decimal(0), ge=0, lt=10_000, description="basis points")
     log_level: str = "INFO"
     api_threads: int = Field(default=8, ge=1, description="Threads per API process running request handlers.")
+    api_processes: int = Field(default=1, ge=1, le=64, description="API processes `tradewire api` runs (uvicorn "
+                               "workers sharing the port); about one per core beyond the first two (README, Performance).")
+    worker_processes: int = Field(default=1, ge=1, le=64, description="RQ worker processes `tradewire up` starts.")
     log_format: Literal["json", "text"] = Field(default="json", description="json: one JSON object per line (app.logs)")
     # Execution (issue 5): venue calls, the never-twice order lifecycle, reconciler, circuit breaker.
     venue_timeout_ms: int = Field(default=10_000, gt=0, description="HTTP timeout of one venue request, milliseconds.")
@@ -79,6 +82,10 @@ class Settings(BaseSettings, FileConfig):
         "'order not found' is not trusted; only then is the order sent again, with the same client order id.",
     )
     order_max_sends: int = Field(default=3, ge=1, description="Sends of one order (same client order id) before giving up.")
+    order_max_refused_sends: int = Field(
+        default=10, ge=0,
+        description="Further sends allowed after the venue refused a send without acting on it (HTTP 429, -1003/-1015 "
+        "rate limits), each after a backoff of 1, 2, 4 … at most 30 s: a rate-limited burst drains instead of failing.")
     market_refresh_seconds: float = Field(default=3600.0, gt=0, description="Reload a venue's markets after this age.")
     markets_wait_seconds: float = Field(
         default=5.0, ge=0, le=30,

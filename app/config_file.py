@@ -107,6 +107,10 @@ class AccountConfig(BaseModel):
     futures: FuturesConfig = Field(default_factory=FuturesConfig)
     sync_mode: Literal["report", "adopt"] = Field(default="report", description="positions that drift from the "
                                                   "venue: report only, or make the ledger follow the venue")
+    order_rate_limit: str | None = Field(default=None, pattern=r"^[1-9][0-9]*/[1-9][0-9]*(s|m)$",
+                                         description="the venue's order-count limit for this account, orders/window "
+                                         "such as \"50/10s\" or \"1200/1m\": sends wait for a slot, across workers "
+                                         "(app.execution.order_rate)")
 
 
 DEFAULT_MARKET_DATA_SOURCE = "binance"  # a paper account's quotes, books and candles

@@ -11,14 +11,17 @@ looking it up by its client order id before anything is sent again.
   (paper); otherwise only after ``venue timeout + order_lookup_grace_seconds`` since the last
   send (Binance can take tens of seconds to show a new order). Then the order is sent again
   with the *same* client order id — by exactly one process (``ledger.begin_resend`` is a
-  compare-and-set on ``send_count``) and at most ``order_max_sends`` times in all; after that
-  it is REJECTED as never placed.
+  compare-and-set on ``send_count``) and at most ``order_max_sends`` times in all (plus
+  ``order_max_refused_sends`` when the venue refused the last one, each after a backoff); after
+  that it is REJECTED as never placed. An account with ``order_rate_limit`` takes a slot of its
+  order count before every send (``order_rate``), so a burst is paced rather than refused.
 
 No database transaction is open during a venue call. Every venue call's outcome feeds the
 venue's circuit breaker.
 """
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,13 +35,14 @@ from app.db import unit_of_work
 from app.domain.enums import OrderSide, OrderType, TimeInForce
 from app.domain.orders import TERMINAL, OrderStatus
 from app.errors import DuplicateClientOrderId, OrderRejected, TemporaryVenueError, VenueError, VenueRefused
-from app.execution import breaker, outcomes
+from app.execution import breaker, order_rate, outcomes
 from app.execution.ledger import begin_resend, lock_order, mark_in_doubt, record_rejection, record_venue_order
 from app.execution.venues.base import OrderRequest, Trigger, Venue, VenueOrder
 from app.persistence.models import OrderIntentRecord, OrderRecord
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+REFUSED_BACKOFF_SECONDS = 1.0  # first wait before resending a send the venue refused (rate limit)
 
 
 @dataclass(frozen=True)
@@ -108,11 +112,16 @@ def ticket_for_client_order_id(venue: str, client_order_id: str) -> Ticket | Non
 
 def guarded(venue: Venue, call: Callable[..., T], *args: object) -> T:
     """``call(*args)`` on ``venue``, feeding its circuit breaker: a ``TemporaryVenueError`` is
-    a failure, any answer (even a rejection) a success."""
+    a failure, any answer (even a rejection) a success — a refusal (``VenueRefused``: rate
+    limit, clock) included: the venue is up and answering, so a burst that meets its rate
+    limit never opens the breaker."""
     if not venue.remote:
         return call(*args)
     try:
         result = call(*args)
+    except VenueRefused:
+        breaker.record_success(venue.name)
+        raise
     except TemporaryVenueError as e:
         breaker.record_failure(venue.name, e.message)
         raise
@@ -174,6 +183,8 @@ def record(current: Ticket, venue: Venue, result: VenueOrder) -> OrderStatus:
 def _send(current: Ticket, venue: Venue) -> tuple[OrderStatus | None, VenueError | None]:
     """One ``create_order``. Returns (status, None) when the outcome is known, (None, error)
     when the order is now in doubt."""
+    if venue.order_rate is not None:
+        order_rate.acquire(current.account_id, venue.order_rate)  # the venue's order count, across workers
     try:
         result = guarded(venue, venue.create_order, current.request)
     except OrderRejected as e:
@@ -199,7 +210,8 @@ def _absent(current: Ticket, venue: Venue, refused: bool) -> OrderStatus:
             mark_in_doubt(session, current.order_id, f"not found on {venue.name} yet; if still missing after "
                           f"{safe_after:%Y-%m-%d %H:%M:%S} UTC it is sent again with the same client order id")
         return OrderStatus.SUBMITTED
-    if current.send_count >= settings.order_max_sends:
+    budget = settings.order_max_sends + (settings.order_max_refused_sends if refused else 0)
+    if current.send_count >= budget:
         reason = (f"never placed: not found on {venue.name} after {current.send_count} sends of client order id "
                   f"{cid}; it is not sent again")
         with unit_of_work() as session:
@@ -212,5 +224,9 @@ def _absent(current: Ticket, venue: Venue, refused: bool) -> OrderStatus:
     if not won:
         return load_ticket(current.order_id).status  # another process is resending it
     log.warning("sending %s again (send %d): %s on %s", cid, current.send_count + 1, why, venue.name)
-    status, _ = _send(load_ticket(current.order_id), venue)
+    if refused:  # the venue said "too many": back off before asking again (1, 2, 4 … 30 s)
+        time.sleep(min(REFUSED_BACKOFF_SECONDS * 2 ** (current.send_count - 1), 30.0))
+    status, error = _send(load_ticket(current.order_id), venue)
+    if status is None and isinstance(error, VenueRefused):  # refused again: look it up, back off, resend
+        return resolve(load_ticket(current.order_id), venue, refused=True)
     return status or OrderStatus.SUBMITTED

@@ -54,6 +54,8 @@ ERR_RECV_WINDOW = BinanceError(400, -1131, "recvWindow must be less than 60000")
 ERR_RATE_LIMIT = BinanceError(429, -1003, "Too much request weight used; current limit is 6000 request weight "
                                           "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid "
                                           "polling the API.")
+# -1015 TOO_MANY_ORDERS, HTTP 429: past the ORDERS limit of exchangeInfo.rateLimits (errors.md)
+ERR_TOO_MANY_ORDERS = BinanceError(429, -1015, "Too many new orders.")
 ERR_MIN_NOTIONAL = BinanceError(400, -1013, "Filter failure: NOTIONAL")
 ERR_DUPLICATE = BinanceError(400, -2010, "Duplicate order sent.")
 HTML_500 = "<html><body><h1>500 Internal Server Error</h1></body></html>"  # what a gateway sends
@@ -86,8 +88,13 @@ class FakeBinance:
     """The fake venue: engine state, request log, fault queue and the HTTP server around them."""
 
     def __init__(self, markets=None, prices=None, balances=None, *, api_key: str = "fake-api-key",
-                 secret: str = "fake-secret", commission_rate="0.001", host: str = "127.0.0.1"):
+                 secret: str = "fake-secret", commission_rate="0.001", host: str = "127.0.0.1",
+                 order_limit: tuple[int, float] | None = None):
         self.api_key, self.secret = api_key, secret
+        # Binance's ORDERS rate limit (exchangeInfo.rateLimits, e.g. 50 per 10 SECOND): a new
+        # order past it is answered 429 / -1015 and not placed. (count, seconds), None: no limit.
+        self.order_limit = order_limit
+        self._order_times: list[float] = []
         self.clock_offset_ms = 0  # shift the server clock to provoke -1021 without a fault
         self.engine = SpotEngine(markets, prices, balances, commission_rate=commission_rate, clock=self.now_ms)
         self.requests: list[dict] = []  # every request: method, path, params (no signature), status, fault
@@ -268,6 +275,11 @@ class FakeBinance:
             self._stopping.wait(fault.delay)
         if route is None:
             return 404, {"code": -1, "msg": f"Unknown endpoint {method} {path}"}, 0.0, {}
+        if method == "POST" and path == "/api/v3/order" and self._over_order_limit():
+            err = ERR_TOO_MANY_ORDERS
+            count, seconds = self.order_limit
+            body = {"code": err.code, "msg": f"Too many new orders; current limit is {count} orders per {seconds:g} SECOND."}
+            return err.http_status, body, 0.0, {"Retry-After": "1"}
         handler, signed = route
         try:
             if signed:
@@ -284,6 +296,19 @@ class FakeBinance:
 
     def wait(self, seconds: float) -> None:
         self._stopping.wait(seconds)
+
+    def _over_order_limit(self) -> bool:
+        """Count this new order against ``order_limit`` (a sliding window); True when it is over."""
+        if self.order_limit is None:
+            return False
+        count, seconds = self.order_limit
+        now = time.monotonic()
+        with self._lock:
+            self._order_times = [t for t in self._order_times if t > now - seconds]
+            if len(self._order_times) >= count:
+                return True
+            self._order_times.append(now)
+        return False
 
 
 # --------------------------------------------------------------------------- endpoints

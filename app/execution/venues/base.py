@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.reports import OpenOrder, OrderRequest, Trade, Trigger, VenueOrder
+from app.execution.order_rate import OrderRate
 
 __all__ = ["OpenOrder", "OrderRequest", "Trade", "Trigger", "Venue", "VenueOrder"]
 
@@ -28,6 +29,7 @@ class Venue(ABC):
     tens of seconds to show a new order), so sends wait for the grace window.
     ``supports_protective_orders``: stop-loss / take-profit trigger orders can be placed.
     ``remote``: calls go over a network (and count for the venue's circuit breaker).
+    ``order_rate``: the account's order-count limit (``app.execution.order_rate``), None: unpaced.
     ``books_balances``: the venue's balances are ours to keep (the paper venue): the ledger
     moves them with each fill, in the fill's transaction (``app.execution.balances``).
     Adapters never see a database session: they return reports (``app.domain.reports``).
@@ -38,6 +40,7 @@ class Venue(ABC):
     lookup_is_authoritative: bool = False
     supports_protective_orders: bool = False
     books_balances: bool = False
+    order_rate: OrderRate | None = None
 
     @abstractmethod
     def create_order(self, request: OrderRequest) -> VenueOrder:

@@ -33,6 +33,7 @@ from app.config import Settings
 from app.config_file import AccountConfig
 from app.domain.enums import OrderType, TimeInForce
 from app.errors import AppError, ConfigError, TemporaryVenueError, VenueError, VenueOrderNotFound, VenueRefused
+from app.execution.order_rate import OrderRate
 from app.execution.venues import ccxt_convert as convert
 from app.execution.venues.base import OpenOrder, OrderRequest, Trade, Trigger, Venue, VenueOrder
 from app.execution.venues.ccxt_errors import translated
@@ -129,6 +130,8 @@ class CcxtVenue(Venue):
         self.account_name = account.name
         self.tuning = tuning
         self.exchange = self._build_exchange(account)
+        limit = account.config.order_rate_limit
+        self.order_rate = OrderRate.parse(limit) if limit else None
         self._lock = threading.RLock()  # the ccxt object is not thread-safe (the API serves cancels from threads)
         self._markets_loaded_at: float | None = None
 
