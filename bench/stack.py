@@ -67,7 +67,8 @@ def stack(api_workers: int = 1, rq_workers: int = 1, port: int = 8123, config: s
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(base)
-            yield {"base": base, "token": token, "database_url": db_url, "env": env}
+            yield {"base": base, "token": token, "database_url": db_url, "env": env, "api_pid": api.pid,
+                   "worker_pids": [w.pid for w in workers]}
         finally:
             for p in [api, *workers]:
                 p.terminate()
