@@ -459,6 +459,9 @@ def with_ticker(dialect: str, ticker: str) -> str | dict[str, Any]:
         "forecast": {"symbol": ticker, "signal_24h": {"direction": "UP", "confidence": 0.7}},
         "trade_levels": {"symbol": ticker, "action": "BUY", "entry_price": 100, "stop_loss": 90, "take_profit": 120,
                          "tp_hit_probability": 0.6},
+        "tickerly": {"ticker": ticker, "action": "buy", "quantity": "0.1", "pointer": "m1K3Y"},
+        "wundertrading": {"code": "ENTER-LONG", "ticker": ticker},
+        "delimited": f"action=buy|symbol={ticker}",
     }
     return bodies[dialect]
 

@@ -5,7 +5,7 @@ huge or odd numbers, nested objects, wrong types), random bytes and random KEY=V
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -223,3 +223,182 @@ def test_every_parsed_number_is_within_its_bounds(data: st.DataObject) -> None:
         assert price is None or Decimal(0) < price <= Decimal("1e15")
     assert result.confidence is None or Decimal(0) <= result.confidence <= Decimal(1)
     assert result.max_lag is None or 1 <= result.max_lag <= 7 * 24 * 3600
+
+
+# --- WunderTrading, Tickerly, pipe and key=value (issue 18) ----------------------------------
+
+OTHER_KEYS: dict[str, list[str]] = {
+    "wundertrading": ["code", "ticker", "orderType", "amountPerTradeType", "amountPerTrade", "leverage", "takeProfits",
+                      "stopLoss", "reduceOnly", "placeConditionalOrdersOnExchange", "moveToBreakeven"],
+    "tickerly": ["ticker", "action", "prev_position", "quantity", "pointer", "closeall", "hedgemode"],
+}
+OTHER_VALID: dict[str, dict[str, Any]] = {
+    "wundertrading": {"code": "ENTER-LONG", "ticker": "BTCUSDT", "amountPerTradeType": "quote", "amountPerTrade": "100"},
+    "tickerly": {"ticker": "BTCUSDT", "action": "buy", "prev_position": "flat", "quantity": "0.1", "pointer": "m1K3Y"},
+}
+OTHER_WORDS = ["ENTER-LONG", "Enter-Short", "EXIT-LONG", "exit-all", "ENTER-LONG_BINANCE_BTCUSDT_Bot_5M_0f1e2d3c",
+               "ENTER-LONG_BINANCE-FUTURES_ETHUSDT_B_1H_x", "quote", "base", "$", "percents", "contracts", "market",
+               "limit", "true", "false", "0.1", "10%", "1.5", "m1K3Y"]
+OTHER_VALUES = st.one_of(VALUES, st.sampled_from(OTHER_WORDS),
+                         st.lists(st.dictionaries(st.sampled_from(["price", "priceDeviation", "portfolio", "x"]),
+                                                  SCALARS, max_size=3), max_size=7),
+                         st.dictionaries(st.sampled_from(["price", "priceDeviation"]), SCALARS, max_size=2))
+
+
+@st.composite
+def other_json_body(draw: st.DrawFn, dialect: str) -> dict[str, Any]:
+    body: dict[str, Any] = dict(OTHER_VALID[dialect]) if draw(st.integers(0, 3)) else {}
+    for key in draw(st.lists(st.sampled_from(OTHER_KEYS[dialect]), max_size=4, unique=True)):
+        body[key] = draw(OTHER_VALUES)
+    return body
+
+
+def check_secret_kept_out(result: Signal | SignalParseError, *secrets: str) -> None:
+    if isinstance(result, Signal):
+        summary = json.dumps(result.summary())
+        assert not any(secret in summary for secret in secrets)
+
+
+@FAST
+@given(data=st.data())
+def test_wundertrading_and_tickerly_json_gives_a_signal_or_a_parse_error(data: st.DataObject) -> None:
+    dialect = data.draw(st.sampled_from(list(OTHER_KEYS)))
+    body = data.draw(other_json_body(dialect))
+    check(json.dumps(body).encode(), dialect)
+    shouted = {k.upper() if data.draw(st.booleans()) else k: v for k, v in body.items()}
+    check(json.dumps(shouted).encode(), dialect)
+    check(json.dumps(json.dumps(body)).encode(), dialect)
+    for dialect_or_none in (dialect, None):
+        check_secret_kept_out(outcome(json.dumps(body).encode(), dialect_or_none), "m1K3Y", "0f1e2d3c")
+
+
+@FAST
+@given(amount=st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("1e12"), places=8),
+       quoted=st.booleans())
+def test_other_tools_amounts_arrive_exactly_whether_quoted_or_bare(amount: Decimal, quoted: bool) -> None:
+    number = f'"{amount}"' if quoted else str(amount)
+    bodies = {
+        "wundertrading": f'{{"code": "ENTER-LONG", "ticker": "BTCUSDT", "amountPerTradeType": "base", '
+                         f'"amountPerTrade": {number}}}',
+        "tickerly": f'{{"ticker": "BTCUSDT", "action": "buy", "quantity": {number}, "pointer": "p"}}',
+        "delimited": f"action=buy|symbol=BTCUSDT|qty={number}",
+    }
+    for dialect, body in bodies.items():
+        for forced in (dialect, None):
+            signal = outcome(body.encode(), forced)
+            assert isinstance(signal, Signal) and signal.dialect == dialect and signal.size is not None
+            assert signal.size.amount == amount
+
+
+@FAST
+@given(ratio=st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(1), places=4), quoted=st.booleans())
+def test_wundertrading_ratios_quoted_or_bare_are_exact_percents(ratio: Decimal, quoted: bool) -> None:
+    number = f'"{ratio}"' if quoted else str(ratio)
+    body = (f'{{"code": "ENTER-LONG", "ticker": "BTCUSDT", "amountPerTradeType": "percents", "amountPerTrade": '
+            f'{number}, "stopLoss": {{"priceDeviation": {number if ratio <= Decimal("0.99") else 0.5}}}}}')
+    signal = outcome(body.encode())
+    assert isinstance(signal, Signal) and signal.size.amount == ratio * 100
+    assert signal.exit_ladder.stop_loss_percent == (ratio * 100 if ratio <= Decimal("0.99") else Decimal(50))
+
+
+PLACEHOLDER_FIELDS = {
+    "wundertrading": {"ticker": "ticker", "amountPerTrade": "amountPerTrade", "leverage": "leverage",
+                      "amountPerTradeType": "amountPerTradeType"},
+    "tickerly": {"ticker": "ticker", "action": "action", "quantity": "quantity", "prev_position": "prev_position"},
+}
+
+
+@FAST
+@given(data=st.data(), name=st.text(alphabet="abcdefghijklmnopqrstuvwxyz._", min_size=1, max_size=20))
+def test_other_tools_name_the_field_left_holding_a_placeholder(data: st.DataObject, name: str) -> None:
+    placeholder = f"{{{{{name}}}}}"
+    dialect = data.draw(st.sampled_from(list(PLACEHOLDER_FIELDS)))
+    key = data.draw(st.sampled_from(list(PLACEHOLDER_FIELDS[dialect])))
+    body = {**OTHER_VALID[dialect], "leverage": "5"} if dialect == "wundertrading" else dict(OTHER_VALID[dialect])
+    body[key] = placeholder
+    for forced in (dialect, None):
+        result = outcome(json.dumps(body).encode(), forced)
+        assert isinstance(result, SignalParseError) and "placeholder" in result.message
+        assert result.field == PLACEHOLDER_FIELDS[dialect][key]
+    fields = {"action": "buy", "symbol": "BTCUSDT", "qty": "0.1", "price": "1", "time": "1715694302"}
+    target = data.draw(st.sampled_from(list(fields)))
+    text = "|".join(f"{k}={placeholder if k == target else v}" for k, v in fields.items())
+    result = outcome(text.encode())
+    assert isinstance(result, SignalParseError) and result.field == target and "placeholder" in result.message
+    bva = ["k", "name", "buy", "BTCUSDT"]
+    index = data.draw(st.sampled_from([2, 3]))
+    bva[index] = placeholder if index == 3 else "{{strategy.order.action}}"
+    result = outcome("|".join(bva).encode())
+    assert isinstance(result, SignalParseError) and result.field == ("symbol" if index == 3 else "action")
+
+
+@FAST
+@given(moment=st.datetimes(min_value=datetime(2001, 9, 10), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+       form=st.sampled_from(["seconds", "millis", "iso", "iso_offset"]))
+def test_key_value_times_in_every_format_arrive_as_the_same_utc_second(moment: datetime, form: str) -> None:
+    moment = moment.replace(microsecond=0)
+    stamp = {"seconds": str(int(moment.timestamp())), "millis": str(int(moment.timestamp()) * 1000),
+             "iso": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "iso_offset": moment.astimezone(timezone(timedelta(hours=-5))).isoformat()}[form]
+    signal = outcome(f"action=buy&symbol=BTCUSDT&time={stamp}".encode())
+    assert isinstance(signal, Signal) and signal.signal_time == moment
+
+
+@FAST
+@given(at=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)))
+def test_tools_that_send_no_time_key_the_alert_by_its_arrival(at: datetime) -> None:
+    """WunderTrading and Tickerly messages carry no time: the same message arriving a second
+    later is a new alert, never a duplicate of the first."""
+    for body in ('{"code": "ENTER-LONG", "ticker": "BTCUSDT"}',
+                 '{"ticker": "BTCUSDT", "action": "buy", "quantity": "1", "pointer": "p"}', "buy|BTCUSDT"):
+        first = parse(body.encode(), at).signal
+        assert parse(body.encode(), at).signal.idempotency_key == first.idempotency_key
+        assert parse(body.encode(), at + timedelta(seconds=1)).signal.idempotency_key != first.idempotency_key
+
+
+PIPE_PIECES = st.sampled_from([
+    "action=buy", "side=SELL", "signal=LONG", "symbol=BTCUSDT", "ticker=BINANCE:ETHUSDT.P", "qty=0.1", "qty=5%",
+    "price=67432.5", "sl=1%", "tp=70000", "type=limit", "limit=60000", "leverage=10x", "time=1715694302000",
+    "token=hunter2", "key=hunter2", "foo=bar", "qty=", "=", "qty=1e999999", "price=NaN", "{{close}}",
+    "buy", "sell", "close", "take", "BTCUSDT", "hunter2", "long", "spot", "futures", "true", "", " ",
+])
+
+
+@FAST
+@given(parts=st.lists(st.one_of(PIPE_PIECES, st.text(max_size=8)), min_size=1, max_size=9),
+       separator=st.sampled_from(["|", "&", " | "]), quoted=st.booleans())
+def test_any_pipe_or_key_value_text_gives_a_signal_or_a_named_error(parts: list[str], separator: str,
+                                                                     quoted: bool) -> None:
+    text = separator.join(parts)
+    body = json.dumps(text) if quoted else text
+    for dialect in ("delimited", None):
+        result = outcome(body.encode(), dialect)
+        check_secret_kept_out(result, "hunter2")
+    check(body.encode(), "delimited")
+
+
+@FAST
+@given(data=st.data())
+def test_other_tools_numbers_stay_within_their_bounds(data: st.DataObject) -> None:
+    """Whatever number arrives, a parsed signal carries positive, bounded amounts (percentages at
+    most 100) and prices, and a leverage of at most 1000."""
+    number = data.draw(HOSTILE_NUMBERS)
+    bodies = [
+        {"code": "ENTER-LONG", "ticker": "BTCUSDT", "amountPerTradeType": data.draw(st.sampled_from(list(
+            ["quote", "base", "percents", "contracts"]))), "amountPerTrade": number, "leverage": data.draw(HOSTILE_NUMBERS),
+         "takeProfits": [{"priceDeviation": data.draw(HOSTILE_NUMBERS), "portfolio": data.draw(HOSTILE_NUMBERS)}],
+         "stopLoss": {"price": data.draw(HOSTILE_NUMBERS)}},
+        {"ticker": "BTCUSDT", "action": "buy", "quantity": number, "pointer": "p"},
+        f"action=buy|symbol=BTCUSDT|qty={number}|price={data.draw(HOSTILE_NUMBERS)}|leverage={number}"
+        f"|sl={data.draw(HOSTILE_NUMBERS)}%",
+    ]
+    for body in bodies:
+        result = outcome(body.encode() if isinstance(body, str) else json.dumps(body).encode())
+        if isinstance(result, SignalParseError):
+            continue
+        if result.size is not None:
+            limit = Decimal(100) if result.size.unit in ("percent_equity", "percent_position") else Decimal("1e15")
+            assert Decimal(0) < result.size.amount <= limit
+        for price in (result.price, result.limit_price, result.stop_loss, result.take_profit):
+            assert price is None or Decimal(0) < price <= Decimal("1e15")
+        assert result.leverage is None or Decimal(0) < result.leverage <= 1000

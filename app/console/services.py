@@ -26,7 +26,9 @@ from app.bootstrap import DEFAULT_STRATEGY
 from app.domain.enums import Source
 from app.domain.orders import OrderStatus
 from app.errors import Conflict
+from app.config import get_settings
 from app.ingest import parsers, service
+from app.ingest.parsers.mapped import compile_all
 from app.ingest.auth import Caller, Credentials, resolve_strategy, strategy_named
 from app.ingest.entry import ingest_exit
 from app.ingest.service import InvalidSignal
@@ -164,7 +166,8 @@ def dry_run_payload(session: Session, body: bytes, strategy: str | None, dialect
     try:
         named = strategy_named(strategy, body)
         ref = resolve_strategy(session, _ADMIN, named, Credentials(None), default=DEFAULT_STRATEGY)
-        signal = parsers.parse(body, datetime.now(UTC), dialect=dialect).signal
+        mapped = compile_all(get_settings().dialects)  # the file's [dialects] mappings, read as the API does
+        signal = parsers.parse(body, datetime.now(UTC), dialect=dialect, mapped=mapped).signal
         signal = signal.model_copy(update={"source": Source.REST, "strategy": ref.name})
         service.check_signal(signal, ref)
         return dry_run(session, ref, signal)

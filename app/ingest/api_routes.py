@@ -2,17 +2,19 @@
 
 ``Authorization: Bearer <api key>`` (``POST /api/v1/api-keys`` makes one), optionally signed
 (``app.ingest.auth``). Thin: authenticate, pick the strategy, hand the body to
-``entry.ingest_request`` (or ``entry.dry_run_request``), which decodes it once; answer. The admin token never sends signals here, and an
-API key never passes the admin guard.
+``entry.ingest_request`` (a prediction answer to ``entry.ingest_answer``, the dry run to
+``entry.dry_run_request``), which decodes it once; answer. The admin token never sends signals
+here, and an API key never passes the admin guard.
 
-Answers: 202 ``SignalAnswer``; 401 missing/unknown/revoked key or bad signature; 403 a
-strategy outside the key's scope or the admin token; 400 no strategy named by a key with
+Answers: 202 ``SignalAnswer`` (``PredictionAnswer``: plus every signal of the answer); 401
+missing/unknown/revoked key or bad signature; 403 a strategy outside the key's scope or the admin token; 400 no strategy named by a key with
 several; 408 a body slower than 10 s; 413 above 64 KiB; 422 unparseable (recorded as
 ``invalid``). 4xx auth answers store nothing. The key is checked before the body is read
 (the signature, which covers the body, after); a replayed signed request is recorded as
 ``duplicate`` and places nothing.
 """
 
+import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -23,8 +25,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.bootstrap import DEFAULT_STRATEGY
+from app.config import get_settings
 from app.db import get_sessionmaker
-from app.domain.enums import Source
+from app.domain.enums import SignalStatus, Source
 from app.ingest.auth import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -37,11 +40,12 @@ from app.ingest.auth import (
     resolve_strategy,
     strategy_in,
 )
-from app.ingest.entry import Admit, Admitted, dry_run_request, ingest_request
+from app.ingest.entry import Admit, Admitted, Entry, dry_run_request, ingest_answer, ingest_request
 from app.errors import SignalParseError
 from app.ingest.parsers import PREDICTION_DIALECTS, dialect_spec
 from app.ingest.received import Received
 from app.ingest.routes import DialectQuery, SignalAnswer, read_body, respond
+from app.ingest.service import IngestResult, InvalidSignal
 from app.serialize import jsonable
 
 router = APIRouter(prefix="/api/v1", tags=["signals"])
@@ -115,6 +119,29 @@ class Prediction(BaseModel):
     ]}}
 
 
+class ListedSignal(SignalAnswer):
+    """One signal of a prediction answer: ``symbol`` is its entry as the answer spells it
+    (Token Metrics' ``BTC``), absent for an answer of one signal; an ``invalid`` one has the
+    reason."""
+
+    symbol: str | None = None
+
+
+class PredictionAnswer(SignalAnswer):
+    """The answer to ``POST /api/v1/predictions``: the fields of its first signal that parsed
+    (else of its first) as for any signal, so an answer of one signal reads as before; and
+    ``signals``, every signal recorded, in the answer's order: one per symbol of a many-symbol
+    answer."""
+
+    signals: list[ListedSignal] = []
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "signal_id": "0b7c5a0e-8d7e-4a53-9a38-1c6c8e7f2a11", "status": "accepted", "intents": 1, "signals": [
+            {"signal_id": "0b7c5a0e-8d7e-4a53-9a38-1c6c8e7f2a11", "status": "accepted", "intents": 1, "symbol": "BTC"},
+            {"signal_id": "5d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6", "status": "accepted", "intents": 0, "symbol": "ETH"},
+        ]}]}}
+
+
 def _body_doc(model: type[BaseModel] | None) -> dict[str, Any]:
     schema = model.model_json_schema() if model else {"type": "object", "description": "Any dialect's payload."}
     content: dict[str, Any] = {"application/json": {"schema": schema}}
@@ -148,6 +175,16 @@ async def _ingest_request(
     )
 
 
+def _forced(name: str, allowed: tuple[str, ...], endpoint: str) -> str:
+    """``name`` when it is one of ``allowed`` or a ``[dialects]`` mapping of this process's
+    file; else ``SignalParseError`` (422, field ``dialect``) listing them."""
+    mapped = tuple(get_settings().dialects)
+    if name not in allowed and name not in mapped:
+        raise SignalParseError(f"{endpoint} reads {', '.join(allowed + mapped)}, not {name!r} "
+                               "(POST /webhooks/tradingview reads every dialect)", field="dialect")
+    return name
+
+
 def _identify(credentials: Credentials, allow_admin: bool) -> None:
     session = get_sessionmaker()()
     try:
@@ -164,15 +201,20 @@ def _identify(credentials: Credentials, allow_admin: bool) -> None:
     responses=_AUTH_RESPONSES,
     openapi_extra=_body_doc(CanonicalSignal),
 )
-async def post_signal(request: Request, credentials: CredentialsDep, strategy: StrategyQuery = None) -> JSONResponse:
-    """Tradewire's canonical message (the ``tradewire`` dialect, forced), recorded with source ``rest``."""
-    return await _ingest_request(request, credentials, strategy, Source.REST, "tradewire")
+async def post_signal(request: Request, credentials: CredentialsDep, strategy: StrategyQuery = None,
+                      dialect: Annotated[str | None, Query(description="`tradewire` (default) or a [dialects] "
+                                                                   "mapping of the configuration file.")] = None,
+                      ) -> JSONResponse:
+    """Tradewire's canonical message (the ``tradewire`` dialect, forced; ``?dialect=`` may
+    name a ``[dialects]`` mapping instead), recorded with source ``rest``."""
+    name = _forced(dialect or "tradewire", ("tradewire",), "POST /api/v1/signals")
+    return await _ingest_request(request, credentials, strategy, Source.REST, name)
 
 
 @router.post(
     "/predictions",
     summary="ML prediction: APIndicators schema, or ?dialect= tokenmetrics / signals_mtf / forecast / trade_levels (API key)",
-    response_model=SignalAnswer,
+    response_model=PredictionAnswer,
     status_code=202,
     responses=_AUTH_RESPONSES,
     openapi_extra=_body_doc(Prediction),
@@ -182,17 +224,19 @@ async def post_prediction(
     credentials: CredentialsDep,
     strategy: StrategyQuery = None,
     dialect: Annotated[str | None, Query(description=f"Prediction dialect: {', '.join(PREDICTION_DIALECTS)} "
-                                                     "(default `prediction`).")] = None,
+                                                     "(default `prediction`), or a [dialects] mapping.")] = None,
     symbol: Annotated[str | None, Query(description="Pick this symbol from a many-symbol answer.")] = None,
     timeframe: Annotated[str | None, Query(description="Pick this timeframe from a many-timeframe answer.")] = None,
 ) -> JSONResponse:
     """A prediction (the ``prediction`` dialect unless ``?dialect=`` names another prediction
-    dialect), recorded with source ``prediction``. BUY / SELL go through risk like any signal;
-    HOLD (NEUTRAL, FLAT, 0) is recorded as accepted with no orders."""
-    name = dialect or "prediction"
-    if name not in PREDICTION_DIALECTS:
-        raise SignalParseError(f"dialect {name!r} is not a prediction dialect; use one of "
-                               f"{', '.join(PREDICTION_DIALECTS)} (or POST /api/v1/signals)", field="dialect")
+    dialect or a ``[dialects]`` mapping), recorded with source ``prediction``. BUY / SELL go
+    through risk like any signal; HOLD (NEUTRAL, FLAT, 0) is recorded as accepted with no orders.
+
+    An answer listing several symbols (Token Metrics) with no ``?symbol=`` is one signal per
+    symbol, each with its own decision, intents and idempotency key, each in its own
+    transaction (``app.ingest.entry``); ``signals`` lists them all. The answer is 202 when any
+    of them parsed, else 422 (the first one's error). Several timeframes need ``?timeframe=``."""
+    name = _forced(dialect or "prediction", PREDICTION_DIALECTS, "POST /api/v1/predictions")
     spec = dialect_spec(name, symbol=symbol, timeframe=timeframe)
     return await _ingest_request(request, credentials, strategy, Source.PREDICTION, spec)
 
@@ -201,9 +245,31 @@ def _ingest(
     body: bytes, credentials: Credentials, strategy_query: str | None, source: Source, dialect: str, content_type: str | None
 ) -> JSONResponse:
     received = Received.read(body, source=source, content_type=content_type, dialect=dialect)
-    outcome = ingest_request(received, _by_api_key(credentials, strategy_query))
-    assert outcome is not None, "an API key's admit refuses by raising"
-    return respond(outcome)
+    if source != Source.PREDICTION:
+        outcome = ingest_request(received, _by_api_key(credentials, strategy_query))
+        assert outcome is not None, "an API key's admit refuses by raising"
+        return respond(outcome)
+    entries = ingest_answer(received, _by_api_key(credentials, strategy_query))
+    assert entries, "an API key's admit refuses by raising"
+    return _respond_answer(entries)
+
+
+def _respond_answer(entries: list[Entry]) -> JSONResponse:
+    """The first signal's answer (``respond``: 202, or 422 when it is invalid) with every
+    signal listed; 202 as soon as any of them parsed."""
+    outcomes = [e.outcome for e in entries if e.outcome is not None]
+    shown = next((o for o in outcomes if not isinstance(o, InvalidSignal)), outcomes[0])
+    first = respond(shown)
+    listed = [_listed(e.symbol, e.outcome).model_dump(mode="json") for e in entries if e.outcome is not None]
+    return JSONResponse(status_code=first.status_code, content={**json.loads(first.body), "signals": listed})
+
+
+def _listed(symbol: str | None, outcome: IngestResult | InvalidSignal) -> ListedSignal:
+    if isinstance(outcome, InvalidSignal):
+        return ListedSignal(signal_id=outcome.signal_id, status=SignalStatus.INVALID, reason=outcome.message,
+                            symbol=symbol)
+    return ListedSignal(signal_id=outcome.signal_id, status=outcome.status, reason=outcome.reason,
+                        intents=len(outcome.intents), symbol=symbol)
 
 
 def _by_api_key(credentials: Credentials, strategy_query: str | None) -> Admit:

@@ -4,11 +4,14 @@ For each ``[pollers.NAME]`` of the TOML file (``app.config_file.PollerConfig``) 
 markets: ``GET {base_url}{path}?{query}`` (default ``/v1/predictions?symbol=&timeframe=``) with
 the key from the environment variable ``api_key_env`` as ``Authorization: Bearer``, a named
 header or a query parameter (``auth``, ``auth_name``) (httpx), then the answer goes through
-``entry.ingest_request`` read by the poller's ``dialect`` (default ``prediction``), picking the
-market's symbol and timeframe from a many-entry answer, as a signal of the poller's strategy, exactly as if it
-had been posted to ``/api/v1/predictions``. The prediction's idempotency key is derived from its
-symbol, timeframe, prediction and timestamp, so an answer already recorded is skipped without
-a new row and re-polling never trades twice.
+``entry.ingest_answer`` read by the poller's ``dialect`` (default ``prediction``; a built-in
+prediction dialect or a ``[dialects]`` mapping of the same file), picking the market's symbol
+and timeframe from a many-entry answer, as signals of the poller's strategy, exactly as if it
+had been posted to ``/api/v1/predictions``. A market without a symbol asks for every symbol
+(query parameters that render empty are left out) and records one signal per symbol of the
+answer. The prediction's idempotency key is derived from its symbol, timeframe, prediction and
+timestamp, so an answer already recorded is skipped without a new row and re-polling never
+trades twice.
 
 No database transaction is open during an HTTP call. One failing market (HTTP error, time-out,
 missing key) is logged, never the key, and the others are still polled.
@@ -29,7 +32,7 @@ from app.config_file import FileConfig, PollerConfig, PollerMarket
 from app.domain.enums import SignalStatus, Source
 from app.errors import AppError
 from app.ingest.auth import strategy_by_name
-from app.ingest.entry import Admit, Admitted, ingest_request
+from app.ingest.entry import Admit, Admitted, Entry, ingest_answer
 from app.ingest.parsers import dialect_spec
 from app.ingest.parsers.body import MAX_BODY_BYTES
 from app.ingest.parsers.picking import base_of
@@ -70,13 +73,13 @@ def poll_once(
         if last_polled is not None:
             last_polled[name] = now
         try:
-            recorded += _poll(name, poller, environment)
+            recorded += _poll(name, poller, environment, config)
         except Exception:
             log.exception("poller %s failed; retrying in %s s", name, poller.interval_seconds)
     return recorded
 
 
-def _poll(name: str, poller: PollerConfig, environment: Mapping[str, str]) -> int:
+def _poll(name: str, poller: PollerConfig, environment: Mapping[str, str], config: FileConfig) -> int:
     key = environment.get(poller.api_key_env)
     if not key:
         log.error("poller %s: environment variable %s is not set; skipped", name, poller.api_key_env)
@@ -88,16 +91,18 @@ def _poll(name: str, poller: PollerConfig, environment: Mapping[str, str]) -> in
     with httpx.Client(timeout=poller.timeout_seconds, headers=headers) as client:
         for market in poller.markets:
             body = _fetch(name, poller, market, client, key)
-            if body is not None and _ingest(name, poller, market, body):
-                recorded += 1
+            if body is not None:
+                recorded += _ingest(name, poller, market, body, config)
     return recorded
 
 
 def _query(poller: PollerConfig, market: PollerMarket, key: str) -> dict[str, str]:
-    """The query of ``poller.query`` for ``market`` ({symbol}, {timeframe}, {base}), plus the key
-    when it travels as a query parameter."""
-    fields = {"symbol": market.symbol, "timeframe": market.timeframe, "base": base_of(market.symbol)}
-    params = {name: template.format(**fields) for name, template in poller.query.items()}
+    """The query of ``poller.query`` for ``market`` ({symbol}, {timeframe}, {base}; a parameter
+    that renders empty, as {symbol} of a market without one, is left out), plus the key when it
+    travels as a query parameter."""
+    symbol = market.symbol or ""
+    fields = {"symbol": symbol, "timeframe": market.timeframe, "base": base_of(symbol) if symbol else ""}
+    params = {name: text for name, template in poller.query.items() if (text := template.format(**fields))}
     if poller.auth == "query" and poller.auth_name:
         params[poller.auth_name] = key
     return params
@@ -110,35 +115,42 @@ def _fetch(name: str, poller: PollerConfig, market: PollerMarket, client: httpx.
     try:  # read as a stream, cut at the limit: never the whole answer before the size check
         response = get_bounded(client, url, limit=MAX_BODY_BYTES, params=_query(poller, market, key))
     except httpx.HTTPError as e:
-        log.warning("poller %s: %s %s: %s", name, market.symbol, market.timeframe, type(e).__name__)
+        log.warning("poller %s: %s %s: %s", name, market.symbol or "*", market.timeframe, type(e).__name__)
         return None
     if not response.is_success:
-        log.warning("poller %s: %s %s: HTTP %s", name, market.symbol, market.timeframe, response.status_code)
+        log.warning("poller %s: %s %s: HTTP %s", name, market.symbol or "*", market.timeframe, response.status_code)
         return None
     if response.content is None:
         log.warning("poller %s: %s %s: answer of %s bytes is above the 64 KiB limit",
-                    name, market.symbol, market.timeframe, response.size)
+                    name, market.symbol or "*", market.timeframe, response.size)
         return None
     return response.content
 
 
-def _ingest(name: str, poller: PollerConfig, market: PollerMarket, body: bytes) -> bool:
-    """Ingest one answer; True if a new signal row was written. An answer whose idempotency
-    key is already recorded is skipped without a new row, so re-polling an unchanged
-    prediction never trades twice. (A prediction without a timestamp gets a key from the
-    time it was received, so each poll records it anew.)"""
+def _ingest(name: str, poller: PollerConfig, market: PollerMarket, body: bytes, config: FileConfig) -> int:
+    """Ingest one answer (one signal per symbol when the market names none); returns how many
+    new signal rows were written. A signal whose idempotency key is already recorded is skipped
+    without a new row, so re-polling an unchanged prediction never trades twice. (A prediction
+    without a timestamp gets a key from the time it was received, so each poll records it anew.)"""
     dialect = dialect_spec(poller.dialect, symbol=market.symbol, timeframe=market.timeframe)
-    received = Received.read(body, source=Source.PREDICTION, content_type="application/json", dialect=dialect)
+    received = Received.read(body, source=Source.PREDICTION, content_type="application/json", dialect=dialect,
+                             dialects=config.dialects)
     try:
-        outcome = ingest_request(received, _by_name(name, poller), skip_recorded=True)
+        entries = ingest_answer(received, _by_name(name, poller), skip_recorded=True)
     except AppError as e:
-        log.warning("poller %s: %s %s: %s", name, market.symbol, market.timeframe, e.message)
-        return False
+        log.warning("poller %s: %s %s: %s", name, market.symbol or "*", market.timeframe, e.message)
+        return 0
+    return sum(_new(name, market, entry) for entry in entries or ())
+
+
+def _new(name: str, market: PollerMarket, entry: Entry) -> bool:
+    """True when ``entry`` wrote a new signal row (an invalid one is logged)."""
+    outcome = entry.outcome
     if outcome is None:
         return False
     if isinstance(outcome, InvalidSignal):
-        log.warning("poller %s: %s %s: invalid prediction (signal %s): %s",
-                    name, market.symbol, market.timeframe, outcome.signal_id, outcome.message)
+        log.warning("poller %s: %s %s: invalid prediction (signal %s): %s", name,
+                    entry.symbol or market.symbol or "*", market.timeframe, outcome.signal_id, outcome.message)
         return True
     return outcome.status != SignalStatus.DUPLICATE
 

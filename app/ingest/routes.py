@@ -26,6 +26,7 @@ from app.domain.enums import SignalStatus, Source
 from app.errors import AuthenticationFailed, ClientDisconnected, PayloadTooLarge, RequestTimeout
 from app.ingest.auth import Credentials, deny, require_tradingview_sender
 from app.ingest.entry import UNSTORABLE, Admit, Admitted, Outcome, ingest_request  # noqa: F401 (UNSTORABLE re-exported)
+from app.ingest.entry import strategy_dialect
 from app.ingest.parsers.body import MAX_BODY_BYTES
 from app.ingest.received import Received
 from app.ingest.service import IngestResult, InvalidSignal
@@ -150,9 +151,11 @@ def _handle(body: bytes, content_type: str | None, dialect: str | None, token: s
 
 
 def _by_token(token: str, client: str | None) -> Admit:
-    """Admit the request of the strategy whose token (URL or body secret) is ``token``."""
+    """Admit the request of the strategy whose token (URL or body secret) is ``token``; it is
+    read with the strategy's own dialect (``[strategies.X] dialect``) unless ``?dialect=`` forces one."""
     def admit(session: Session, received: Received) -> Admitted:
-        return Admitted(_authenticate(session, token, client), secrets=(token,))
+        strategy = _authenticate(session, token, client)
+        return Admitted(strategy, secrets=(token,), dialect=strategy_dialect(strategy.name))
 
     return admit
 

@@ -24,6 +24,7 @@ SECRET_FIELDS = frozenset(
     {
         "passphrase", "passphase", "secret", "signaltoken", "token", "password", "apikey", "apisecret",
         "apisecretkey", "secretkey", "key", "privatekey", "seckey", "apitoken", "webhooksecret",
+        "pointer",  # Tickerly's exchange-account pointer (tickerly.net/standard-alert-message-structure)
     }
 )
 REDACTED = "***"
@@ -34,6 +35,16 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # the credential. Any text led by a word, a comma and a letters-only word loses its first field
 # when stored: hiding a harmless word costs less than storing a license.
 LICENSE_LEAD = re.compile(r"(?P<pre>\s*)(?P<license>[^,=\s{}\[\]\"]+)(?P<post>\s*,\s*(?P<command>[A-Za-z]+)\s*(,|$))")
+# Bitcoin-vs-Altcoins' ``KEY|strategy name|action|ticker…`` (app.ingest.parsers.delimited): the first
+# field is the sender's BVA key. Any text whose third pipe field is buy / sell / take / close (or an
+# action placeholder) loses its first field when stored.
+BVA_LEAD = re.compile(r"(?i)(?P<pre>\s*)(?P<key>[^|\n\"]+)(?P<post>\|[^|\n]*\|\s*"
+                      r"(?:buy|sell|take|close|\{\{[^|\n]*action[^|\n]*\}\})\s*(\||$))")
+# WunderTrading's long alert comment ``ENTER-LONG_BINANCE_BTCUSDT_BOT-NAME_5M_<bot id>``
+# (app.ingest.parsers.wundertrading): whoever holds it trades the bot through WunderTrading's
+# public webhook, so its last field, the bot id, is a credential wherever the comment appears.
+WUNDER_CODE = re.compile(r"(?i)(?P<head>\b(?:enter|exit)-(?:long|short|all)(?:_[^_\"\\\n|]*){4,}_)"
+                         r"(?P<id>[^_\"\\\s|,}]+)")
 
 
 def is_secret_field(name: str) -> bool:
@@ -128,8 +139,8 @@ def find_secret(data: dict[str, Any] | str) -> str | None:
             if isinstance(value, str) and value.strip():
                 return value.strip()
         return None
-    # Pairs may be separated by newlines or ';' (OctoBot), so a value stops at either.
-    match = re.search(r"(?im)(?:^|;)\s*(passphrase|secret|signaltoken|token)\s*=\s*([^;\s]+)", data)
+    # Pairs may be separated by newlines, ';' (OctoBot), '|' or '&' (the delimited dialect), so a value stops at any.
+    match = re.search(r"(?im)(?:^|[;|&])\s*(passphrase|secret|signaltoken|token)\s*=\s*([^;|&\s]+)", data)
     if match:
         return match.group(2)
     match = _BODY_SECRET.search(data)  # broken JSON
@@ -164,15 +175,17 @@ def redact(body: bytes, secrets: Iterable[str] = ()) -> str:
         data = json.loads(content, parse_float=str, parse_int=str)
         _check_tree(data)
     except (RecursionError, ValueError, SignalParseError):  # broken, too deep, or NUL / surrogate inside
-        return _scrub(_redact_text(_redact_license(content)), secrets)
-    return _scrub(json.dumps(_redact_value(data), ensure_ascii=False), secrets)
+        return _scrub(_redact_plain(content), secrets)
+    if isinstance(data, str):  # a JSON string: the text alert quoted ("KEY|name|buy|BTCUSDT|")
+        return _scrub(json.dumps(_redact_plain(data), ensure_ascii=False), secrets)
+    return _scrub(_redact_codes(json.dumps(_redact_value(data), ensure_ascii=False)), secrets)
 
 
 def redact_decoded(data: dict[str, Any] | str, body: bytes, secrets: Iterable[str] = ()) -> str:
     """``redact(body, secrets)`` for a body ``decode`` has already read: a JSON object is
     redacted without parsing it again; text goes through ``redact``."""
     if isinstance(data, dict):
-        return _scrub(json.dumps(_redact_value(data), ensure_ascii=False), secrets)
+        return _scrub(_redact_codes(json.dumps(_redact_value(data), ensure_ascii=False)), secrets)
     return redact(body, secrets)
 
 
@@ -228,8 +241,23 @@ def _redact_value(data: Any) -> Any:
 # and a value (quoted, or up to a separator).
 _PAIR = re.compile(
     r"""(?P<pre>(?<![\w\\-])(?P<q>["']?)(?P<key>(?:[A-Za-z0-9_-]|\\u[0-9a-fA-F]{4}){1,64})(?P=q)\s*[=:]\s*)"""
-    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^;&\s,}\]"']+)"""
+    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^;&|\s,}\]"']+)"""
 )
+
+
+def _redact_plain(content: str) -> str:
+    """Text with every credential a text dialect carries replaced: secret ``key=value`` pairs,
+    PineConnector's License ID, BVA's key and WunderTrading's bot id."""
+    return _redact_codes(_redact_text(_redact_bva(_redact_license(content))))
+
+
+def _redact_bva(content: str) -> str:
+    match = BVA_LEAD.match(content)
+    return content if match is None else f"{match.group('pre')}{REDACTED}{content[match.end('key'):]}"
+
+
+def _redact_codes(content: str) -> str:
+    return WUNDER_CODE.sub(lambda m: f"{m.group('head')}{REDACTED}", content)
 
 
 def _redact_license(content: str) -> str:

@@ -5,7 +5,9 @@ A prediction answer may carry several symbols or several timeframes. The parser 
 returns one ``Signal``, so the caller names the one it wants with a ``Pick`` (the poller's
 configured market, or ``?symbol=`` / ``?timeframe=`` on ``POST /api/v1/predictions``), carried
 in the forced dialect as ``name?symbol=BTCUSDT&timeframe=4h`` (``parsers.dialect_spec``).
-An answer with several entries and no pick is refused naming ``symbol`` or ``timeframe``.
+An answer with several entries and no pick is refused with ``SeveralEntries`` naming ``symbol``
+or ``timeframe`` and listing the entries: ingest answers several symbols with one signal each
+(``parsers.fan_out``); several timeframes still need the pick.
 """
 
 from dataclasses import dataclass
@@ -23,6 +25,15 @@ DIRECTIONS: dict[str, Action] = {
     "hold": Action.HOLD, "neutral": Action.HOLD, "flat": Action.HOLD, "none": Action.HOLD,
 }
 DEFAULT_QUOTE = "USDT"
+
+
+class SeveralEntries(SignalParseError):
+    """An answer with several entries (``field`` ``symbol`` or ``timeframe``) and none picked;
+    ``entries`` are their names as the answer spells them, in the answer's order."""
+
+    def __init__(self, message: str, *, field: str, entries: tuple[str, ...]) -> None:
+        super().__init__(message, field=field)
+        self.entries = entries
 
 
 @dataclass(frozen=True)
@@ -63,16 +74,16 @@ def token_symbol(token: str, pick: Pick) -> tuple[str, str, str | None]:
 
 def one_of(entries: dict[str, Any], wanted: str | None, field: str, what: str) -> tuple[str, Any]:
     """The entry named ``wanted`` (case-insensitive), or the only one. Raises
-    ``SignalParseError`` naming ``field`` when there are several and none is named, or the
-    named one is absent."""
+    ``SeveralEntries`` naming ``field`` when there are several and none is named, and
+    ``SignalParseError`` when the named one is absent."""
     if not entries:
         raise SignalParseError(f"the answer carries no {what}", field=field)
     if wanted is None:
         if len(entries) == 1:
             return next(iter(entries.items()))
         listed = ", ".join(list(entries)[:10])
-        raise SignalParseError(f"the answer carries several {what}s ({listed}); name one with ?{field}= "
-                               f"(or the poller's market {field})", field=field)
+        raise SeveralEntries(f"the answer carries several {what}s ({listed}); name one with ?{field}= "
+                             f"(or the poller's market {field})", field=field, entries=tuple(entries))
     for name, entry in entries.items():
         if name.lower() == wanted.strip().lower():
             return name, entry
