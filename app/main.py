@@ -28,6 +28,7 @@ from app.ingest.routes import router as webhook_router
 from app.jobs import relay
 from app.jobs.queue import get_redis
 from app.metrics import router as metrics_router
+from app.portfolio.routes import router as rebalances_router
 from app.replay.routes import router as replay_router
 from app.docs_static import router as docs_router
 from app.security.middleware import SecurityMiddleware, too_many_requests
@@ -170,6 +171,7 @@ def create_app() -> FastAPI:
     app.include_router(signal_api_router)
     app.include_router(api_keys_router)
     app.include_router(replay_router)
+    app.include_router(rebalances_router)
     app.include_router(health)
     app.include_router(metrics_router)
     app.include_router(docs_router)

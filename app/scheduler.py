@@ -3,7 +3,8 @@ API's ``main`` does): the relay's sweep every ``sweeper_interval_seconds``; the 
 start and every ``reconcile_interval_seconds``; probes of venues whose circuit breaker is open;
 and, in a thread of its own (its HTTP calls must not delay the sweep), the prediction
 pollers of the configuration file at their intervals; and, in a thread each, the Telegram
-remote control's long poll of every channel with ``command_chat_ids``."""
+remote control's long poll of every channel with ``command_chat_ids``; the portfolios'
+rebalance triggers (``every``, ``on_drift``) and the rebalances under way each pass."""
 
 import logging
 import signal
@@ -19,6 +20,7 @@ from app.jobs import relay
 from app.jobs.relay import sweep
 from app.notify.jobs import promote_due_retries
 from app.notify.telegram import control_forever, controlled_channels
+from app.portfolio.schedule import tick as rebalance_tick
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ def run_scheduler(settings: Settings) -> int:
         _guarded("sweeper", lambda: sweep(settings.sweeper_grace_seconds))
         _guarded("breaker probe", probe_open_breakers)
         _guarded("notification retries", promote_due_retries)
+        _guarded("rebalances", lambda: rebalance_tick(datetime.now(UTC)))  # schedule, drift, under way (app.portfolio)
         if time.monotonic() >= next_reconcile:
             _guarded("reconciler", reconcile)
             next_reconcile = time.monotonic() + settings.reconcile_interval_seconds

@@ -1,21 +1,27 @@
 """Replay throughput: 100,000 signals over one year of 1-minute candles for 20 symbols.
 
-    python -m bench.replay [--signals 100000] [--symbols 20] [--days 365] [--configs 1] [--db-symbols 0]
+    python -m bench.replay [--signals 100000] [--symbols 20] [--days 365] [--configs 1] [--db]
+    python -m bench.replay --db --signals 5000 --symbols 3 --days 30     # quick
 
-Synthetic data, generated in memory: each symbol's candles are a seeded random walk
-(525,600 one-minute candles a symbol for a year), the signals corpus-30 predictions (BUY /
-SELL / HOLD with a confidence and an ``atr_14``) at random minutes, as JSON bodies read by the
-``prediction`` parser. The run is the replay's own path after loading: ``parse_all`` then one
-``Simulation`` per configuration (risk engine per signal, fills from the candles, report).
-``--db-symbols N`` also stores N symbols' candles in the configured PostgreSQL
-(``TRADEWIRE_DATABASE_URL``, a fresh database) and times ``history.load`` (binary COPY) of them,
-the per-symbol cost to add for a replay over stored candles.
+Synthetic data: each symbol's candles are a seeded random walk (525,600 one-minute candles a
+symbol for a year), the signals corpus-30 predictions (BUY / SELL / HOLD with a confidence) at
+random minutes, as JSON bodies read by the ``prediction`` parser. The run is the replay's own
+path: ``parse_all``, then the candles, then one ``Simulation`` per configuration (risk engine
+per signal, fills from the candles) and the report.
+
+Without ``--db`` the candles are handed over in memory. With ``--db`` they are first stored in
+a fresh database on the configured PostgreSQL (``TRADEWIRE_DATABASE_URL``; each symbol generated,
+written with COPY and dropped, so the process never holds them), and the replay loads them as
+a real one does (``app.replay.service.candles``: ``history.load_all``); the loaded series are
+checked equal to the generated ones (a digest per symbol).
 
 Prints wall-clock seconds per phase and the process's peak RSS (``ru_maxrss``).
 """
 
 import argparse
+import hashlib
 import json
+import os
 import random
 import resource
 import time
@@ -68,26 +74,73 @@ def predictions(count: int, bases: list[str], minutes: int, seed: int) -> list[R
     return items
 
 
+def digest(series: Series) -> str:
+    """A digest of the series' open times and prices (their bytes)."""
+    h = hashlib.sha256()
+    for column in (series.ts, series.open, series.high, series.low, series.close):
+        h.update(column.tobytes())
+    return h.hexdigest()
+
+
+def store(database_url: str, series: Series, source: str = "bench") -> None:
+    """Write ``series`` to the ``candles`` table with one COPY (prices as ``repr`` of the double,
+    as ``app.marketdata.candles`` stores ccxt's)."""
+    import psycopg
+
+    from tests.conftest import libpq_url
+
+    lines = [f"{source}\t{series.symbol}\t1m\t{datetime.fromtimestamp(t, UTC).isoformat()}\t{o!r}\t{h!r}\t{lo!r}\t"
+             f"{c!r}\t1\n" for t, o, h, lo, c in zip(series.ts, series.open, series.high, series.low, series.close)]
+    with psycopg.connect(libpq_url(database_url)) as connection, connection.cursor() as cursor:
+        columns = "source, symbol, timeframe, ts, open, high, low, close, volume"
+        with cursor.copy(f"COPY candles ({columns}) FROM STDIN") as copy:
+            for k in range(0, len(lines), 50_000):
+                copy.write("".join(lines[k:k + 50_000]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--signals", type=int, default=100_000)
     parser.add_argument("--symbols", type=int, default=20)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--configs", type=int, default=1)
-    parser.add_argument("--db-symbols", type=int, default=0)
+    parser.add_argument("--db", action="store_true", help="store the candles in PostgreSQL and load them from there")
     args = parser.parse_args()
+    if args.db:
+        from bench.stack import fresh_database
+
+        with fresh_database() as database_url:
+            run(args, database_url)
+    else:
+        run(args, None)
+
+
+def run(args: argparse.Namespace, database_url: str | None) -> None:
     minutes = args.days * 1440
     bases = list(BASES[:args.symbols])
-
     t = time.perf_counter()
-    series = {f"{b}/USDT": walk(f"{b}/USDT", minutes, seed) for seed, b in enumerate(bases)}
+    series: dict[str, Series] = {}
+    digests: dict[str, str] = {}
+    if database_url is not None:
+        _use_database(database_url)
+    for seed, b in enumerate(bases):
+        s = walk(f"{b}/USDT", minutes, seed)
+        if database_url is None:
+            series[s.symbol] = s
+        else:
+            digests[s.symbol] = digest(s)
+            store(database_url, s)
+            del s
+    if database_url is not None:
+        _settle(database_url)
     generated = time.perf_counter() - t
     raw = predictions(args.signals, bases, minutes, 99)
-    print(f"data: {args.symbols} symbols x {minutes:,} 1m candles, {len(raw):,} signals; generated in {generated:.1f} s; "
-          f"RSS {rss():.0f} MiB")
+    where = "stored in PostgreSQL" if database_url else "in memory"
+    print(f"data: {args.symbols} symbols x {minutes:,} 1m candles ({where}), {len(raw):,} signals; generated"
+          f"{' and stored' if database_url else ''} in {generated:.1f} s; RSS {rss():.0f} MiB")
 
     from app.replay.report import dumps
-    from app.replay.service import build
+    from app.replay.service import build, prepare
     from app.replay.spec import ConfigOverride, ReplayRequest, effective
     from app.replay.inputs import parse_all
     from app.config_file import AccountConfig, StrategyConfig
@@ -104,64 +157,59 @@ def main() -> None:
                          StrategyConfig().model_dump(mode="json")) for o in overrides]
 
     t = time.perf_counter()
-    signals = parse_all(raw, "bench")
-    parsed = time.perf_counter() - t
-    print(f"RSS after parsing: {rss():.0f} MiB")
+    notes: dict[str, str] = {}
+    if database_url is None:
+        signals = parse_all(raw, "bench")
+    else:  # the replay's own path: each symbol's candles load (in PostgreSQL) while the rest is parsed
+        signals, _, _, series, notes = prepare(request, raw, "bench", request.fill.resolved(), needs_atr=False)
+    prepared = time.perf_counter() - t
+    what = "parse" if database_url is None else "parse + load from PostgreSQL (overlapped)"
+    print(f"{what}: {prepared:.1f} s; RSS {rss():.0f} MiB")
+    if database_url is not None:
+        # The replay's window starts an hour before the period (warm-up), where nothing is stored:
+        # one note per symbol ("fetching is off"), as a real replay of this data would say.
+        equal = all(digest(series[symbol]) == digests[symbol] for symbol in digests)
+        print(f"  {len(series)} symbols, {sum(len(x) for x in series.values()):,} candles loaded "
+              f"(equal to the generated: {equal}; notes: {len(notes)})")
     t = time.perf_counter()
-    report = build(request, raw, signals, configs, series, {}, {}, request.since, request.until)  # type: ignore[arg-type]
+    report = build(request, raw, signals, configs, series, notes, {}, request.since,  # type: ignore[arg-type]
+                   request.until)  # type: ignore[arg-type]
     simulated = time.perf_counter() - t
     t = time.perf_counter()
     text = dumps(report)
     dumped = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"parse {len(signals):,} signals: {parsed:.1f} s")
     print(f"simulate {len(configs)} configuration(s) + report: {simulated:.1f} s")
     print(f"report JSON: {len(text) / 1e6:.1f} MB in {dumped:.1f} s")
-    print(f"replay total (parse + simulate + JSON): {parsed + simulated + dumped:.1f} s; peak RSS {peak:.0f} MiB")
+    print(f"replay total ({what} + simulate + JSON): {prepared + simulated + dumped:.1f} s; peak RSS {peak:.0f} MiB")
     for row in report["comparison"]:
         print(f"  {row['config']}: trades {row['trades']}, realised {row['realised_pnl']}, "
-              f"max drawdown {row['max_drawdown_percent']}%, Sharpe {row['sharpe']}, signals traded {row['signals_traded']}")
-    if args.db_symbols:
-        load_check(series, args.db_symbols)
+              f"max drawdown {row['max_drawdown_percent']}%, Sharpe {row['sharpe']}, "
+              f"signals traded {row['signals_traded']}")
 
 
-def load_check(series: dict[str, Series], count: int) -> None:
-    """Store ``count`` symbols' candles in a fresh database and time ``history.load`` of each."""
-    from bench.stack import fresh_database
+def _settle(database_url: str) -> None:
+    """VACUUM ANALYZE and CHECKPOINT after the bulk insert, as a long-lived ``candles`` table is,
+    so autovacuum and the checkpointer do not run during the measured replay."""
+    import psycopg
 
-    with fresh_database() as database_url:
-        _load_check(series, count, database_url)
+    from tests.conftest import libpq_url
+
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:
+        connection.execute("VACUUM (ANALYZE) candles")
+        connection.execute("CHECKPOINT")
 
 
-def _load_check(series: dict[str, Series], count: int, database_url: str) -> None:
-    import os
-
+def _use_database(database_url: str) -> None:
+    """Point this process's settings and engine at ``database_url``, migrated."""
     from app.config import get_settings
-    from app.db import reset_engine, unit_of_work
+    from app.db import reset_engine
     from app.migrate import upgrade
-    from app.replay import history
 
     os.environ["TRADEWIRE_DATABASE_URL"] = database_url
     upgrade(database_url)
     get_settings.cache_clear()
     reset_engine()
-    import psycopg
-
-    from tests.conftest import libpq_url
-
-    for symbol in list(series)[:count]:
-        s = series[symbol]
-        with psycopg.connect(libpq_url(database_url)) as connection, connection.cursor() as cursor:
-            with cursor.copy("COPY candles (source, symbol, timeframe, ts, open, high, low, close, volume) "
-                             "FROM STDIN") as copy:
-                for k in range(len(s)):
-                    copy.write_row(("bench", symbol, "1m", datetime.fromtimestamp(s.ts[k], UTC), s.open[k], s.high[k],
-                                    s.low[k], s.close[k], 1))
-        t = time.perf_counter()
-        with unit_of_work() as session:
-            loaded = history.load(session, "bench", symbol, "1m", START, START + timedelta(days=366))
-        print(f"load {symbol}: {len(loaded):,} candles in {time.perf_counter() - t:.2f} s "
-              f"(equal: {loaded.close == s.close})")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from app.admin.schemas import (
 from app.admin.stats import StatsAnswer, compute_stats
 from app.admin.strategies import webhook_url
 from app.admin.trace import fill_view, order_detail, order_view, signal_trace
+from app.shadow.routes import router as shadow_router
 from app.deps import AdminDep, SessionDep
 from app.serialize import jsonable
 from app.errors import NotFound
@@ -47,6 +48,7 @@ router.include_router(accounts.router)
 router.include_router(strategies.router)
 router.include_router(redrive.router)
 router.include_router(operators.router)
+router.include_router(shadow_router)
 
 
 

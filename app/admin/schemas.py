@@ -13,6 +13,8 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from app.domain.money import fmt
+from app.routing.report import RoutingTrace
+from app.shadow.schemas import ShadowRow
 
 Money = Annotated[
     Decimal,
@@ -242,6 +244,11 @@ class SignalTrace(BaseModel):
     events: list[TraceEvent] = []
     decisions: list["TraceDecision"] = Field(
         default_factory=list, description="one per subscribed account (a fan-out), each with its intents")
+    routing: RoutingTrace | None = Field(
+        default=None, description="a routed strategy (route): every venue's costs, the choice, expected vs realised")
+    shadow: list[ShadowRow] | None = Field(
+        default=None, description="a strategy with a paper shadow: the live and the shadow fill side by side, with the "
+        "sender's price, the market at receipt and the slippage between them (app.shadow.compare); null: no shadow")
 
 
 class TraceDecision(BaseModel):

@@ -2,7 +2,8 @@
 
 Everything is derived from our own tables: signals (by ``received_at``) and fills (by
 ``ts_event``, the venue's time) in [from, to); a fill belongs to the signal whose intent
-placed its order. Money is in the quote currency (the groups are assumed to share one).
+placed its order. Money is in the quote currency (the groups are assumed to share one). A
+paper shadow's decisions and fills (``app.shadow``) are not the strategy's and are left out.
 
 Definitions (``fill.realized_pnl`` is the PnL a fill realised, net of its fee, as
 ``app.domain.positions.apply_fill`` computed it: an opening fill realises ``-fee``):
@@ -45,6 +46,8 @@ from app.admin.pagination import time_range
 from app.admin.schemas import Money
 from app.domain.enums import SignalStatus, Source
 from app.domain.symbols import SymbolError, base_quote
+from app.routing.report import VenueRouting, routing_stats
+from app.shadow.mirror import SHADOW_DECISION
 from app.persistence.models import Account, FillRecord, OrderIntentRecord, OrderRecord, RiskDecisionRecord, SignalRecord, Strategy
 
 ZERO = Decimal(0)
@@ -100,6 +103,9 @@ class StatsAnswer(BaseModel):
     by_account: list[GroupStats] = Field(
         default_factory=list, description="each strategy split per subscribed account (key `strategy/account`): "
         "signals counted by that account's decision (accepted = approved), fills of its orders")
+    routing: list[VenueRouting] = Field(
+        default_factory=list, description="routed strategies, per venue: considered, skipped, chosen, and expected vs "
+        "realised all-in cost (slippage bps); formulas: app.routing.report")
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,8 @@ def compute_stats(session: Session, *, since: datetime | None = None, until: dat
 
     return StatsAnswer(since=since, until=until, overall=group_stats("all", groups[("all", "all")]),
                        by_strategy=listed("strategy"), by_source=listed("source"), by_confidence=listed("confidence"),
-                       by_account=listed("account"))
+                       by_account=listed("account"),
+                       routing=routing_stats(session, since=since, until=until, strategy=strategy))
 
 
 def _keys(strategy: str, source: str, confidence: Any) -> list[tuple[str, str]]:
@@ -190,6 +197,7 @@ def _decision_counts(session: Session, since: datetime | None, until: datetime |
         .join(Strategy, Strategy.id == SignalRecord.strategy_id)
         .join(Account, Account.id == RiskDecisionRecord.account_id)
         .group_by(Strategy.name, Account.name, RiskDecisionRecord.approved)
+        .where(~SHADOW_DECISION)  # a paper shadow is not the strategy's trading (app.shadow)
     )
     if strategy is not None:
         query = query.where(Strategy.name == strategy)
@@ -217,6 +225,7 @@ def _fill_rows(session: Session, since: datetime | None, until: datetime | None,
         .join(SignalRecord, SignalRecord.id == OrderIntentRecord.signal_id)
         .join(Strategy, Strategy.id == SignalRecord.strategy_id)
         .join(Account, Account.id == RiskDecisionRecord.account_id)
+        .where(~SHADOW_DECISION)
         .order_by(FillRecord.ts_event, FillRecord.created_at, FillRecord.id)
     )
     if strategy is not None:

@@ -29,6 +29,8 @@ from app.admin.schemas import (
 )
 from app.domain.orders import OrderStatus
 from app.errors import NotFound
+from app.routing.report import routing_trace
+from app.shadow.compare import signal_shadow
 from app.persistence.models import (
     Account,
     EventRecord,
@@ -93,6 +95,8 @@ def signal_trace(session: Session, signal_id: uuid.UUID) -> SignalTrace:
         intents=intent_views,
         timeline=timeline(steps, signal.received_at, _parsed_step(signal)),
         events=_events(session, signal_id, [i.id for i in intents]),
+        routing=routing_trace(session, signal_id),
+        shadow=signal_shadow(session, signal_id),
     )
 
 

@@ -13,6 +13,7 @@ class Source(StrEnum):
     TRADINGVIEW = "tradingview"
     PREDICTION = "prediction"
     REST = "rest"
+    SCHEDULE = "schedule"  # a strategy's own trigger: a portfolio's schedule or drift (app.portfolio.schedule)
 
 
 class Action(StrEnum):
@@ -25,6 +26,7 @@ class Action(StrEnum):
     HOLD = "hold"
     CLOSE_ALL = "close_all"  # flatten every open position of the account (or of the signal's symbol)
     CANCEL_ALL = "cancel_all"  # cancel every open order of the account (or of the signal's symbol)
+    REBALANCE = "rebalance"  # move the account's spot holdings to the signal's (or strategy's) target weights
 
 
 class PositionSide(StrEnum):

@@ -21,6 +21,7 @@ from app.domain.symbols import MAX_SYMBOL_LENGTH
 # strategies.name / accounts.name String(64). A comment is cut by the parser, never refused.
 MAX_NAME_LENGTH = 64
 MAX_COMMENT_LENGTH = 1000
+MAX_ASSETS = 100  # assets of a portfolio signal's weights / prices
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -135,6 +136,34 @@ class Signal(BaseModel):
     comment: str | None = Field(
         default=None, max_length=MAX_COMMENT_LENGTH, description="Sender's order id or comment, e.g. `Long Entry`."
     )
+    weights: dict[str, Decimal] | None = Field(
+        default=None, max_length=MAX_ASSETS,
+        description="`rebalance`: target weight per asset (`{\"BTC\": 0.5}`), fractions 0–1 summing to at most 1; "
+        "the rest stays in the account's quote currency. Absent: the strategy's `[portfolio] weights`.")
+    prices: dict[str, Decimal] | None = Field(
+        default=None, max_length=MAX_ASSETS,
+        description="`rebalance`: reference price per asset, quote per base; used without a fresh quote, "
+        "checked against the market when there is one.")
+
+    @model_validator(mode="after")
+    def _portfolio(self) -> "Signal":
+        """Weights and prices belong to a ``rebalance``: each weight in [0, 1], their sum at
+        most 1, each price positive and at most ``MAX_AMOUNT``. Raises ``ValueError`` naming
+        the field (``weights.BTC``)."""
+        if self.action != Action.REBALANCE:
+            if self.weights is not None or self.prices is not None:
+                raise ValueError("weights / prices: only a rebalance signal carries them")
+            return self
+        for asset, weight in (self.weights or {}).items():
+            if not 0 <= weight <= 1:
+                raise ValueError(f"weights.{asset}: a weight is a fraction between 0 and 1, got {weight}")
+        total = sum((self.weights or {}).values(), Decimal(0))
+        if total > 1:
+            raise ValueError(f"weights: they sum to {total}; at most 1 (the rest stays in the quote currency)")
+        for asset, price in (self.prices or {}).items():
+            if not 0 < price <= MAX_AMOUNT:
+                raise ValueError(f"prices.{asset}: a price must be greater than 0 and at most {MAX_AMOUNT:f}, got {price}")
+        return self
 
     def summary(self) -> dict[str, Any]:
         """The signal as plain JSON values (Decimals as strings), for storage and answers."""

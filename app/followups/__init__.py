@@ -11,6 +11,9 @@ changes nothing the second time.
   and what is left of its exit ladders (``ladder.cancel_for``)
 - ``ladder.step`` → nothing more: the move was written with the step (``ladder.describe``)
 - ``cancel.requested`` → cancel the account's open orders, in the symbol or all (the ``cancel`` action)
+- ``order.terminal`` (while a rebalance of the account is under way) → advance it
+  (``rebalance.on_order_terminal``: its buys once its sells ended, its outcome once its buys did)
+- ``rebalance.step`` → nothing more: the move was written with the step
 """
 
 import logging
@@ -24,7 +27,7 @@ from sqlalchemy import update
 from app import events
 from app.db import unit_of_work
 from app.execution.cancel import cancel_open_orders
-from app.followups import ladder, protective
+from app.followups import ladder, protective, rebalance
 from app.persistence.models import EventRecord
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,8 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], str]] = {
     events.POSITION_FLAT: _position_flat,
     events.CANCEL_REQUESTED: _cancel_requested,
     events.LADDER_STEP: ladder.describe,
+    events.ORDER_TERMINAL: rebalance.on_order_terminal,  # dispatched only while a rebalance waits (app.jobs.relay)
+    events.REBALANCE_STEP: rebalance.describe,
 }
 
 

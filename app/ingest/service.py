@@ -44,8 +44,12 @@ from app.ingest.received import Received
 from app.notify import notify_on_commit
 from app.persistence.models import Account, SignalRecord, Strategy
 from app.persistence.repositories import StrategyRef, needs_account_lock, risk_reads
+from app.portfolio import store as rebalances
+from app.portfolio.decide import Decided, decide as rebalance_decision
 from app.risk.engine import evaluate
 from app.risk.state import DAILY_LOSS_REASON, Loaded, load_context, record_state_change
+from app.routing.service import Route, decide_route, route_of
+from app.shadow.mirror import shadow_outcomes
 
 log = logging.getLogger(__name__)
 # Signal fields stored in bounded columns: a longer value is refused (422) rather than failing the insert.
@@ -107,10 +111,16 @@ def ingest(
     if skip_recorded and _recorded(session, record, signal):
         return None
     record.raw_body = redact_decoded(parsed.data, received.body, secrets)
-    subscribers = subscribers_of(session, strategy)
+    route = None if strategy.alone else route_of(session, strategy.id)  # a venue group (app.routing)
+    subscribers = _route_subscribers(route) if route is not None else subscribers_of(session, strategy)
     bulk = signal.action in (Action.CLOSE_ALL, Action.CANCEL_ALL)
     waits = {sub.account_id: None if bulk else wait_for_markets(session, sub.account_id) for sub in subscribers}
     outcomes = []
+    if route is not None and not bulk and signal.action != Action.REBALANCE:  # one order, routed (app.routing)
+        by_id = {sub.account_id: sub for sub in subscribers}
+        outcomes = [Outcome(by_id[r.account_id], r.loaded, r.decision)
+                    for r in decide_route(session, strategy, signal, route, waits)]
+        subscribers = []  # every account of the group is decided
     # One account after the other, in account id order (every process locks in this order, so
     # two fanned-out signals never deadlock); each decision under its own account's lock.
     for sub in subscribers:
@@ -119,6 +129,9 @@ def ingest(
             continue
         if signal.action == Action.CLOSE_ALL:
             outcomes.append(_close_all(session, strategy, sub, signal))
+            continue
+        if signal.action == Action.REBALANCE:
+            outcomes.append(_rebalance(session, strategy, sub, signal))
             continue
         loaded = load_context(
             session, sub.account_id, strategy.id, signal, account_wide=sub.account_wide_lock, reads=sub.risk_reads,
@@ -129,7 +142,15 @@ def ingest(
         if missing is not None:
             decision = missing.explain(decision)
         outcomes.append(Outcome(sub, loaded, decision))
-    return _record(session, record, signal, outcomes, secrets)
+    if not strategy.alone:
+        outcomes += shadow_outcomes(session, strategy, outcomes)  # the paper shadow's branch (app.shadow)
+    result = _record(session, record, signal, outcomes, secrets)
+    if signal.action == Action.REBALANCE and result.status != SignalStatus.DUPLICATE:
+        for outcome in outcomes:  # each account's rebalance row, with the decision it belongs to
+            if outcome.rebalance is not None:
+                rebalances.record(session, result.signal_id, strategy.id, outcome.subscriber.account_id,
+                                  outcome.rebalance)
+    return result
 
 
 @dataclass(frozen=True)
@@ -192,6 +213,7 @@ class Outcome:
     decision: RiskDecision
     parts: tuple[Part, ...] | None = None
     venue: str | None = None
+    rebalance: Decided | None = None  # a rebalance's plan and legs (app.portfolio), recorded with the decision
 
     def __post_init__(self) -> None:
         if self.parts is None:
@@ -252,6 +274,15 @@ def _close_all(session: Session, strategy: StrategyRef, sub: Subscriber, signal:
     return Outcome(sub, parts[0].loaded, merged, parts=tuple(approved))
 
 
+def _rebalance(session: Session, strategy: StrategyRef, sub: Subscriber, signal: Signal) -> Outcome:
+    """``rebalance``: the account's legs to the target weights, each decided by the risk engine
+    (``app.portfolio.decide``); the sells are written now, the buys once the sells are done
+    (or now, when there is no sell). The multiplier does not apply: weights are fractions."""
+    decided = rebalance_decision(session, strategy.id, sub.account_id, signal)
+    parts = tuple(Part(p.loaded, p.signal, p.decision) for p in decided.written)
+    return Outcome(sub, None, decided.decision, parts=parts, venue=decided.venue, rebalance=decided)
+
+
 _SUBSCRIPTIONS = select(Strategy.settings["accounts"]).where(Strategy.id == bindparam("strategy_id"))
 _ACCOUNTS = select(Account.id, Account.name, Account.settings).where(Account.name.in_(bindparam("names", expanding=True)))
 
@@ -261,6 +292,8 @@ def subscribers_of(session: Session, strategy: StrategyRef) -> list[Subscriber]:
     and those of its ``accounts`` (``StrategyConfig.accounts``)."""
     primary = Subscriber(strategy.account_id, strategy.account_name, account_wide_lock=strategy.account_wide_lock,
                          risk_reads=strategy.risk_reads)
+    if strategy.alone:
+        return [primary]
     subscribed = session.connection().execute(_SUBSCRIPTIONS, {"strategy_id": strategy.id}).scalar_one_or_none()
     if not subscribed:
         return [primary]
@@ -278,6 +311,13 @@ def subscribers_of(session: Session, strategy: StrategyRef) -> list[Subscriber]:
     else:
         found = [primary, *(s for s in found if s.account_id != primary.account_id)]
     return sorted(found, key=lambda s: str(s.account_id))
+
+
+def _route_subscribers(route: Route) -> list[Subscriber]:
+    """The venue group's accounts in account id order (the lock order); close_all, cancel_all
+    and rebalance act on each of them as on fanned-out accounts."""
+    return sorted((Subscriber(m.account_id, m.account_name, account_wide_lock=m.account_wide_lock,
+                              risk_reads=m.risk_reads) for m in route.members), key=lambda s: str(s.account_id))
 
 
 def parse_signal(received: Received, strategy: StrategyRef) -> tuple[Parsed, Signal]:

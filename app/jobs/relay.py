@@ -13,6 +13,8 @@ running one twice does no harm either.
 - ``notification`` → one delivery job per subscribed channel on the notify queue; handled.
 - any other kind → ``handle_event`` (``app.followups``) on the venue's queue; swept until
   its handler marks it handled.
+- ``order.terminal`` also → ``handle_event`` while a rebalance of the account is under way (its
+  buys wait for its sells); not swept: the scheduler sweeps rebalances under way itself.
 """
 
 import logging
@@ -27,6 +29,7 @@ from app.db import unit_of_work
 from app.domain.enums import IntentStatus
 from app.events import Emitted
 from app.execution.service import behind_earlier
+from app.followups import rebalance
 from app.jobs.queue import JOB_SERIALIZER, enqueue_intent, get_queue, get_redis
 from app.notify.jobs import enqueue_deliveries
 from app.persistence.models import EventRecord, OrderIntentRecord
@@ -60,13 +63,20 @@ def _dispatch_one(event: Emitted) -> None:
         enqueue_intent(uuid.UUID(payload["intent_id"]), event.job_id, payload["venue"])
     elif event.kind in (events.ORDER_TERMINAL, events.ORDER_ACCEPTED):
         _enqueue_next_in_line(uuid.UUID(payload["account_id"]), payload["symbol"])
+        if event.kind == events.ORDER_TERMINAL and rebalance.waits_on(uuid.UUID(payload["account_id"])):
+            _enqueue_handler(event)  # a rebalance of the account may move (app.followups.rebalance)
     elif event.kind == events.NOTIFICATION:
         enqueue_deliveries(payload["kind"], payload["payload"], job_key=event.job_id)
         with unit_of_work() as session:
             session.execute(_MARK_HANDLED, {"event_id": event.id, "now": datetime.now(UTC)})
     else:
-        get_queue(payload["venue"]).enqueue(HANDLE_FUNCTION, str(event.id), job_id=event.job_id, result_ttl=600,
-                                            failure_ttl=86400)
+        _enqueue_handler(event)
+
+
+def _enqueue_handler(event: Emitted) -> None:
+    """``handle_event`` of the event (``app.followups``) on its venue's queue."""
+    get_queue(event.payload["venue"]).enqueue(HANDLE_FUNCTION, str(event.id), job_id=event.job_id, result_ttl=600,
+                                              failure_ttl=86400)
 
 
 _MARK_HANDLED = (

@@ -523,3 +523,35 @@ class ExitLadderRecord(Base):
     version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+# --- Portfolios (issue 19): one rebalance per (signal, account), app.portfolio ---------------
+
+
+class RebalanceRecord(Base):
+    """One rebalance of an account to target weights (``app.portfolio``): ``plan`` as decided
+    (weights, prices and where they came from, equity and cash in the quote currency, threshold,
+    fee rate), ``legs`` with each leg's planned order and outcome (intent, order status, filled
+    quantity, average price, reason), and ``status``: ``pending_sells`` (the sells are on their
+    way; the buys wait for them), ``buying``, then ``complete`` or ``incomplete`` (``reason`` says
+    which legs failed and why), or ``rejected`` (nothing ordered; ``reason``). Its decision is
+    the risk decision of (``signal_id``, ``account_id``)."""
+
+    __tablename__ = "rebalances"
+    __table_args__ = (
+        UniqueConstraint("signal_id", "account_id"),
+        Index("ix_rebalances_strategy_created", "strategy_id", "created_at"),
+        Index("ix_rebalances_running", "account_id", postgresql_where=text("status IN ('pending_sells', 'buying')")),
+    )
+    id: Mapped[uuid.UUID] = _id()
+    signal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("signals.id"))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    strategy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("strategies.id"))
+    venue: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    legs: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

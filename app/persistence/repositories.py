@@ -30,10 +30,13 @@ class StrategyRef:
     account_name: str
     account_wide_lock: bool = True
     risk_reads: frozenset[str] | None = None  # None: read everything (see app.risk.state.OPTIONAL_READS)
+    # True: the strategy trades its own account only (no fan-out ``accounts``, no ``route``, no
+    # ``shadow``), so ingest skips reading those. False (the safe default): they are read.
+    alone: bool = False
 
 
 _BY_TOKEN_HASH = (
-    select(Strategy.id, Strategy.name, Account.id, Account.name, Account.settings)
+    select(Strategy.id, Strategy.name, Account.id, Account.name, Account.settings, Strategy.settings)
     .join(Account, Account.id == Strategy.account_id)
     .where(Strategy.token_hash == bindparam("token_hash"), Strategy.enabled.is_(True))
 )
@@ -68,7 +71,8 @@ def strategy_by_token(session: Session, token: str) -> StrategyRef | None:
     if row is None:
         _strategy_cache.pop(token_hash, None)
         return None
-    ref = StrategyRef(*row[:4], account_wide_lock=needs_account_lock(row[4]), risk_reads=risk_reads(row[4]))
+    ref = StrategyRef(*row[:4], account_wide_lock=needs_account_lock(row[4]), risk_reads=risk_reads(row[4]),
+                      alone=trades_alone(row[5]))
     if generation is not None:
         if len(_strategy_cache) > 10_000:
             _strategy_cache.clear()
@@ -104,6 +108,13 @@ def strategies_changed() -> None:
         _redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
         log.warning("could not publish a strategy change to other API processes (Redis: %s); "
                     "they follow within %.0f s", type(e).__name__, STRATEGY_CACHE_SECONDS)
+
+
+def trades_alone(strategy_settings: dict | None) -> bool:
+    """True when the strategy's settings have no fan-out ``accounts`` table (not even its own
+    account with a multiplier), no venue-group ``route`` and no ``shadow`` (``StrategyRef.alone``)."""
+    settings = strategy_settings or {}
+    return not settings.get("accounts") and not settings.get("route") and not settings.get("shadow")
 
 
 def needs_account_lock(account_settings: dict | None) -> bool:

@@ -22,6 +22,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -65,8 +66,10 @@ class Summary:
 @dataclass(frozen=True, slots=True)
 class ReplaySignal:
     """A parsed input item, numbered ``n`` in replay order: its ``summary`` or the parse
-    ``error``. ``signal`` is kept for small inputs; ``decode`` parses ``raw`` again otherwise
-    (parsing is pure: the same signal), so 100,000 signals do not stay in memory as models."""
+    ``error``. ``signal`` is kept for small inputs; otherwise ``packed`` holds it as JSON (about
+    300 bytes, where the model takes about 2 KiB, so 100,000 signals do not stay in memory as
+    models; read back in a tenth of a parse) and ``decode`` reads it, or parses ``raw`` again
+    when the signal does not survive the JSON round trip (parsing is pure: the same signal)."""
 
     n: int
     ref: str
@@ -76,10 +79,13 @@ class ReplaySignal:
     signal: Signal | None = None
     raw: Raw | None = None
     strategy: str = ""
+    packed: bytes | None = None
 
     def decode(self) -> Signal | None:
         if self.signal is not None or self.raw is None or self.summary is None:
             return self.signal
+        if self.packed is not None:
+            return Signal.model_validate_json(self.packed)
         return _parse(self.raw, self.strategy)
 
 
@@ -104,11 +110,14 @@ def read_input(request: ReplayRequest, session: Session | None = None) -> list[R
 KEEP_SIGNALS = 20_000  # inputs up to this size keep their parsed signals
 
 
-def parse_all(items: list[Raw], strategy: str, *, keep: bool | None = None) -> list[ReplaySignal]:
+def parse_all(items: list[Raw], strategy: str, *, keep: bool | None = None,
+              on_symbol: Callable[[str], None] | None = None) -> list[ReplaySignal]:
     """Each item through ``app.ingest.parsers.parse``, its source and strategy set as the
-    endpoint sets them. ``keep`` (default: up to ``KEEP_SIGNALS`` items) keeps the signals."""
+    endpoint sets them. ``keep`` (default: up to ``KEEP_SIGNALS`` items) keeps the signals,
+    else they are packed (``ReplaySignal``). ``on_symbol`` is called with each symbol the first
+    time a signal names it (the candles can start loading while the rest is parsed)."""
     keep = len(items) <= KEEP_SIGNALS if keep is None else keep
-    out = []
+    out, seen = [], set()
     for n, item in enumerate(items):
         try:
             signal = _parse(item, strategy)
@@ -118,8 +127,18 @@ def parse_all(items: list[Raw], strategy: str, *, keep: bool | None = None) -> l
         summary = Summary(signal.symbol, signal.action.value, signal.confidence, signal.price, signal.comment,
                           signal.timeframe)
         out.append(ReplaySignal(n, item.ref, item.received_at, summary, None, signal if keep else None,
-                                None if keep else item, strategy))
+                                None if keep else item, strategy, None if keep else _packed(signal)))
+        if on_symbol is not None and signal.symbol not in seen:
+            seen.add(signal.symbol)
+            on_symbol(signal.symbol)
     return out
+
+
+def _packed(signal: Signal) -> bytes | None:
+    """``signal`` as JSON, fields at their default left out, when it reads back equal (else None:
+    it is parsed again when replayed)."""
+    packed = signal.__pydantic_serializer__.to_json(signal, exclude_defaults=True)
+    return packed if Signal.model_validate_json(packed) == signal else None
 
 
 def _parse(item: Raw, strategy: str) -> Signal:

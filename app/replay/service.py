@@ -6,7 +6,7 @@ accounts, markets, candles); writes only the ``replays`` row (and candles it had
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -88,11 +88,27 @@ def execute(request: ReplayRequest, progress: Callable[[int, int], None] | None 
         raw = read_input(request, session)
         account_name, strategy_name, account, strategy = base_settings(session, request)
     configs = [effective(c, account_name, strategy_name, account, strategy) for c in request.configs]
-    signals = parse_all(raw, strategy_name)
-    start, end = period(request, signals, fill)
-    series, notes = candles(signals, fill, start, end, needs_atr=any(c.limits.sizing == "atr_risk" for c in configs))
+    needs_atr = any(c.limits.sizing == "atr_risk" for c in configs)
+    signals, start, end, series, notes = prepare(request, raw, strategy_name, fill, needs_atr)
     markets = venue_markets({c.account.venue for c in configs}, set(series))
     return build(request, raw, signals, configs, series, notes, markets, start, end, progress)
+
+
+def prepare(request: ReplayRequest, raw: list[Raw], strategy_name: str, fill: FillModel, needs_atr: bool
+            ) -> tuple[list[ReplaySignal], datetime, datetime, dict[str, Series], dict[str, str]]:
+    """The signals parsed, the period, and the candles (``candles``) with their notes. The period
+    comes from the items' receipt times, so, unless ATR sizing needs a warm-up that depends on
+    the signals' timeframes, each symbol's candles start loading (in PostgreSQL, beside the
+    parser) when the parser first meets the symbol. Raises ``ReplayError``."""
+    start, end = period(request, raw, fill)
+    if needs_atr:
+        signals = parse_all(raw, strategy_name)
+        return (signals, start, end, *candles(signals, fill, start, end, needs_atr=True))
+    since, until = candle_window(fill, start, end, set())
+    with history.Loader(fill.source, fill.timeframe, since, until) as loader:
+        signals = parse_all(raw, strategy_name, on_symbol=loader.want)
+        series, notes = loader.finish(_symbols(signals), fill.fetch_missing, datetime.now(UTC))
+    return signals, start, end, series, notes
 
 
 def build(request: ReplayRequest, raw: list[Raw], signals: list[ReplaySignal], configs: list[Any],
@@ -162,9 +178,11 @@ def base_settings(session: Session, request: ReplayRequest) -> tuple[str, str, d
     return row[1], name, dict(row[2] or {}), dict(row[0] or {})
 
 
-def period(request: ReplayRequest, signals: list[ReplaySignal], fill: FillModel) -> tuple[datetime, datetime]:
+def period(request: ReplayRequest, signals: Sequence[Raw] | Sequence[ReplaySignal],
+           fill: FillModel) -> tuple[datetime, datetime]:
     """[start, end): the request's since / until, else the first signal's candle and one day
-    after the last signal."""
+    after the last signal (``signals``: the input items or their parsed signals, which share
+    their receipt times)."""
     if not signals and (request.since is None or request.until is None):
         raise ReplayError("the input holds no signal in the period", field="input")
     step = timeframe_seconds(fill.timeframe)
@@ -178,20 +196,21 @@ def candles(signals: list[ReplaySignal], fill: FillModel, start: datetime, end: 
             needs_atr: bool) -> tuple[dict[str, Series], dict[str, str]]:
     """Each signalled symbol's candles over the period (plus ATR warm-up and the fill gap),
     fetched first where missing; notes of what could not be had."""
-    symbols = sorted({s.summary.symbol for s in signals if s.summary is not None})
     frames = {s.summary.timeframe or "1h" for s in signals if s.summary is not None} if needs_atr else set()
+    since, until = candle_window(fill, start, end, frames)
+    return history.load_all(fill.source, _symbols(signals), fill.timeframe, since, until, fill.fetch_missing,
+                            datetime.now(UTC))
+
+
+def candle_window(fill: FillModel, start: datetime, end: datetime, frames: set[str]) -> tuple[datetime, datetime]:
+    """The candles a period needs: from the ATR warm-up of the signals' timeframes ``frames``
+    (at least an hour) before ``start`` to the fill gap after ``end``."""
     warmup = max([ATR_BARS * _seconds(f) for f in frames] + [3600])
-    since, until = start - timedelta(seconds=warmup), end + timedelta(seconds=fill.max_gap_seconds)
-    series, notes = {}, {}
-    for symbol in symbols:
-        with unit_of_work() as session:
-            note = history.ensure(session, fill.source, symbol, fill.timeframe, since, min(until, datetime.now(UTC)),
-                                  fill.fetch_missing)
-        if note:
-            notes[symbol] = note
-        with unit_of_work() as session:
-            series[symbol] = history.load(session, fill.source, symbol, fill.timeframe, since, until)
-    return series, notes
+    return start - timedelta(seconds=warmup), end + timedelta(seconds=fill.max_gap_seconds)
+
+
+def _symbols(signals: list[ReplaySignal]) -> list[str]:
+    return sorted({s.summary.symbol for s in signals if s.summary is not None})
 
 
 def _seconds(timeframe: str) -> int:

@@ -4,17 +4,49 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.domain.enums import Action
 from app.domain.signal import Signal
 from app.persistence.repositories import StrategyRef
+from app.portfolio.decide import decide
 from app.risk.engine import evaluate
 from app.risk.state import load_context
+from app.routing.service import route_of, routed_dry_run
+
+
+def rebalance_dry_run(session: Session, strategy: StrategyRef, signal: Signal) -> dict[str, Any]:
+    """A ``rebalance``'s legs as the decision would make them (``app.portfolio.decide``, without
+    locks or waits), each with the engine's answer: symbol, side, base quantity after the
+    venue's precision, price, notional and fee (quote), weights and drift before / after, and
+    whether it is ordered at once (the sells; the buys when there is no sell) or after the
+    sells (``waits``). The session is rolled back: nothing is recorded."""
+    try:
+        decided = decide(session, strategy.id, strategy.account_id, signal, lock=False, wait=False)
+    finally:
+        session.rollback()
+    legs = [p.leg.as_json() | {"approved": p.decision.approved, "reason": p.decision.reason,
+                                "waits": p in decided.waiting} for p in decided.parts]
+    plan = decided.plan
+    return {
+        "strategy": strategy.name, "account": strategy.account_name, "signal": signal.summary(),
+        "approved": decided.decision.approved, "reason": decided.decision.reason, "status": decided.status,
+        "checks": [c.as_json() for c in decided.decision.checks], "rebalance": decided.figures,
+        "legs": legs, "skipped": [s.as_json() for s in plan.skipped] if plan else [],
+        "orders": [{"symbol": p.signal.symbol, "side": o.side.value, "type": o.order_type.value, "quantity": o.quantity,
+                    "limit_price": o.limit_price, "price": o.price, "notional": o.notional, "reduce_only": o.reduce_only}
+                   for p in decided.written for o in p.decision.orders],
+    }
 
 
 def dry_run(session: Session, strategy: StrategyRef, signal: Signal) -> dict[str, Any]:
     """Run the risk engine on ``strategy``'s account for an already parsed ``signal`` and
     return the decision with the exact orders: symbol, side, type, quantity after the venue's
     precision (base units), price and notional (quote). The session is rolled back: nothing
-    is recorded."""
+    is recorded. A routed strategy (``route``) answers its venue group's costs and choice too."""
+    if signal.action == Action.REBALANCE:  # an account's holdings, not one order to route
+        return rebalance_dry_run(session, strategy, signal)
+    route = route_of(session, strategy.id)
+    if route is not None:
+        return routed_dry_run(session, strategy, signal, route)
     try:
         loaded = load_context(session, strategy.account_id, strategy.id, signal, lock=False)
         decision = evaluate(loaded.context)

@@ -36,6 +36,7 @@ QUIRKS: dict[str, type[CcxtVenue]] = {
     "binance": BinanceVenue,
     "binanceusdm": BinanceVenue,
     "binancecoinm": BinanceVenue,
+    "binanceus": BinanceVenue,  # Binance.US runs Binance's API (ccxt's binanceus extends binance)
     "bybit": BybitVenue,
     "okx": OkxVenue,
     "hyperliquid": HyperliquidVenue,

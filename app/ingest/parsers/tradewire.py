@@ -13,6 +13,7 @@ number (with ``size_unit``) or an object ``{"amount": .., "unit": ..}``. The sam
 reads canonical signals posted to ``/api/v1/signals`` (there the marker is optional).
 """
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 
 from app.domain.enums import Action, OrderType, SizeUnit, TimeInForce
 from app.domain.ladder import ExitLadder
-from app.domain.signal import Signal, Size
+from app.domain.signal import MAX_ASSETS, Signal, Size
 from app.errors import SignalParseError
 from app.ingest.parsers import values
 
@@ -39,7 +40,11 @@ _MAX_LEVERAGE = Decimal(1000)
 
 
 def detect(data: dict[str, Any] | str) -> bool:
-    return isinstance(data, dict) and MARKER in data
+    """The ``"tradewire"`` marker, or a bare portfolio target (``{"weights": {...}}`` with no
+    symbol or ticker: no other dialect reads a ``weights`` object)."""
+    if not isinstance(data, dict):
+        return False
+    return MARKER in data or (isinstance(data.get("weights"), dict) and not ({"symbol", "ticker"} & data.keys()))
 
 
 def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
@@ -51,6 +56,11 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
         raise SignalParseError("a Tradewire message must be a JSON object", field="body")
     values.reject_placeholders(data)
     action = values.choice(data.get("action"), "action", _ACTIONS)
+    if action == Action.REBALANCE or (action is None and data.get("weights") is not None):
+        return _rebalance(data, received_at)
+    if data.get("weights") is not None or data.get("prices") is not None:
+        raise SignalParseError(f"fields 'weights' / 'prices' belong to a rebalance, not to a {action} signal",
+                               field="weights" if data.get("weights") is not None else "prices")
     if action is None:
         raise SignalParseError("field 'action' is missing", field="action")
     if action in (Action.CLOSE_ALL, Action.CANCEL_ALL) and not (data.get("symbol") or data.get("ticker")):
@@ -140,3 +150,57 @@ def _exit_ladder(data: dict[str, Any]) -> ExitLadder | None:
         first = e.errors()[0]
         where = ".".join(str(p) for p in ((prefix,) if prefix else ()) + tuple(first["loc"])) or prefix or "exit_ladder"
         raise SignalParseError(f"field {where!r}: {first['msg']}", field=where) from None
+
+
+_ASSET = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,31}")
+
+
+def _rebalance(data: dict[str, Any], received_at: datetime) -> Signal:
+    """``{"action": "rebalance", "weights": {"BTC": 0.5, ...}, "prices": {"BTC": "43000"}}``
+    (the action may be left out when ``weights`` is there). Absent weights: the strategy's.
+    Raises ``SignalParseError`` naming the field (``weights.BTC``)."""
+    weights = _per_asset(data.get("weights"), "weights")
+    for asset, weight in (weights or {}).items():
+        if weight > 1:
+            raise SignalParseError(f"field 'weights.{asset}' is a fraction of equity between 0 and 1, got {weight:f}",
+                                   field=f"weights.{asset}")
+    total = sum((weights or {}).values(), Decimal(0))
+    if total > 1:
+        raise SignalParseError(f"field 'weights' sums to {total:f}; at most 1 (the rest stays in the quote currency)",
+                               field="weights")
+    prices = _per_asset(data.get("prices"), "prices", positive=True)
+    signal_time = values.timestamp(data.get("signal_time") or data.get("time"), "signal_time")
+    comment = values.note(data.get("comment"), "comment")
+    key = values.text(data.get("idempotency_key"), "idempotency_key", max_length=values.MAX_KEY) or values.derive_key(
+        NAME, ALL_SYMBOLS, Action.REBALANCE, weights, comment, signal_time or received_at)
+    return Signal(
+        dialect=NAME, idempotency_key=key, symbol=ALL_SYMBOLS, raw_symbol=ALL_SYMBOLS, action=Action.REBALANCE,
+        weights=weights, prices=prices, signal_time=signal_time, max_lag=values.seconds(data.get("max_lag"), "max_lag"),
+        account=values.text(data.get("account"), "account", max_length=values.MAX_NAME), comment=comment,
+    )
+
+
+def _per_asset(raw: Any, field: str, *, positive: bool = False) -> dict[str, Decimal] | None:
+    """An object of asset → number (asset codes upper-cased: ``btc`` is ``BTC``); None when
+    absent. Weights are in [0, 1]; prices in (0, ``MAX_AMOUNT``]. Raises ``SignalParseError``."""
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, dict):
+        raise SignalParseError(f"field {field!r} must be an object of asset: number, e.g. {{\"BTC\": 0.5}}", field=field)
+    if len(raw) > MAX_ASSETS:
+        raise SignalParseError(f"field {field!r} names {len(raw)} assets; at most {MAX_ASSETS}", field=field)
+    result: dict[str, Decimal] = {}
+    for key, value in raw.items():
+        asset = str(key).strip().upper()
+        where = f"{field}.{(asset or str(key))[:40]}"
+        if not _ASSET.fullmatch(asset):
+            raise SignalParseError(f"field {where!r}: {str(key)[:40]!r} is not an asset code like BTC", field=where)
+        if asset in result:
+            raise SignalParseError(f"field {where!r} is given twice", field=where)
+        number = values.positive(value, where) if positive else values.decimal(value, where)
+        if number is None:
+            raise SignalParseError(f"field {where!r} is empty", field=where)
+        if number < 0:
+            raise SignalParseError(f"field {where!r} must be at least 0, got {values.show(value)}", field=where)
+        result[asset] = number
+    return result
