@@ -143,3 +143,20 @@ def test_without_a_configured_limit_refused_sends_are_backed_off_until_placed(db
     refused = [r for r in fake.calls("POST", "/api/v3/order") if r["status"] == 429]
     assert refused  # the burst did hit the venue's limit
     _placed_once_and_filled(fake, intents)
+
+
+def test_a_malformed_order_rate_limit_is_refused_when_the_file_loads_naming_the_key(tmp_path):
+    import pytest
+
+    from app.config_file import load_config
+    from app.errors import ConfigError
+    from app.execution.order_rate import OrderRate
+
+    path = tmp_path / "config.toml"
+    for bad in ("50", "0/10s", "50/0s", "50/10h", "fifty/10s"):
+        path.write_text(f'[accounts.bn]\nvenue = "binance"\norder_rate_limit = "{bad}"\n')
+        with pytest.raises(ConfigError) as error:
+            load_config(path)
+        assert error.value.field == "accounts.bn.order_rate_limit", bad
+    path.write_text('[accounts.bn]\nvenue = "binance"\norder_rate_limit = "1200/1m"\n')
+    assert OrderRate.parse(load_config(path).accounts["bn"].order_rate_limit) == OrderRate(1200, 60)

@@ -7,11 +7,13 @@ job ingest queues when a signal finds none of its venue's markets stored). Jobs 
 (``JOB_SERIALIZER``): a pickled job in Redis is never unpickled."""
 
 import logging
+import os
 import uuid
 
 from rq import SimpleWorker
 from sqlalchemy import select
 
+from app.config import get_settings
 from app.db import unit_of_work
 from app.errors import AppError
 from app.execution.markets import load_markets_if_missing, refresh_markets_if_stale, snapshot_balances
@@ -65,9 +67,13 @@ def load_markets(venue: str) -> int:
 def run_worker(venues: list[str] | None = None, *, burst: bool = False) -> int:
     """Serve the venue queues until stopped (or until empty with ``burst``)."""
     relay.install()
+    niceness = get_settings().worker_nice
+    if niceness and hasattr(os, "nice"):
+        os.nice(niceness)  # the API answers first under load; the queue drains right after
     venues = venues or configured_venues()
     warm_up(venues)
-    queues = [get_queue(v) for v in venues] + [get_notify_queue()]
+    # Real venues first, then paper (a paper shadow's order never delays the live one), then notifications.
+    queues = [get_queue(v) for v in sorted(venues, key=lambda v: v == "paper")] + [get_notify_queue()]
     worker = SimpleWorker(
         queues, connection=get_redis(), name=f"tradewire-{uuid.uuid4().hex[:8]}", serializer=JOB_SERIALIZER
     )
