@@ -626,7 +626,7 @@ _DIALECT_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 def _check_dialects(path: Path | None, config: FileConfig) -> None:
     """Each ``[dialects.NAME]`` has a free name of its own and compiles
     (``app.ingest.parsers.mapped.compile_mapping``); each strategy's ``dialect`` exists; each
-    poller's is a prediction dialect or a mapping. Raises ``ConfigError`` naming the key
+    poller's is a prediction dialect, ``tradewire`` or a mapping. Raises ``ConfigError`` naming the key
     (``dialects.myfmt.fields.action.map``)."""
     for name, mapping in config.dialects.items():
         key = f"dialects.{name}"
@@ -645,7 +645,9 @@ def _check_dialects(path: Path | None, config: FileConfig) -> None:
         if strategy.dialect is not None and strategy.dialect not in known:
             raise ConfigError(f"{path}: strategies.{name}.dialect: no dialect {strategy.dialect!r}; use one of "
                               f"{', '.join(known)}", field=f"strategies.{name}.dialect")
-    predictions = [*PREDICTION_DIALECTS, *config.dialects]
+    # ``tradewire``: an index provider answering portfolio targets ({"weights": …, "time": …}),
+    # each answer a rebalance of the poller's strategy (README, "Portfolios and rebalancing").
+    predictions = [*PREDICTION_DIALECTS, "tradewire", *config.dialects]
     for name, poller in config.pollers.items():
         if poller.dialect not in predictions:
             raise ConfigError(f"{path}: pollers.{name}.dialect: {poller.dialect!r} is not a prediction dialect; use "
