@@ -61,6 +61,8 @@ NO_MARKET = MarketView()
 def market_view(session: Session, account_id: uuid.UUID, signal: Signal, *, wait: bool = True) -> MarketView:
     """The ``MarketView`` for ``signal`` on ``account_id`` (see the module). ``wait``: allow
     the bounded wait for a first quote or missing candles (the dry run does not wait)."""
+    if "/" not in signal.symbol:  # "*": an account-wide or portfolio signal names no market to watch
+        return MarketView(quote_reason=f"{signal.symbol!r} is not a market")
     source, max_age, limits = _account_source(session, account_id)
     if source is None:
         return MarketView(quote_reason="the account has no market-data source")
