@@ -8,10 +8,14 @@ job ingest queues when a signal finds none of its venue's markets stored). Jobs 
 
 import logging
 import os
+import time
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from rq import SimpleWorker
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from app.config import get_settings
 from app.db import unit_of_work
@@ -24,6 +28,7 @@ from app.notify.jobs import get_notify_queue
 from app.persistence.models import Account
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def configured_venues() -> list[str]:
@@ -64,14 +69,26 @@ def load_markets(venue: str) -> int:
     return load_markets_if_missing(venue_for(account_id))
 
 
+def _when_database_answers(call: Callable[[], T], *, pause_seconds: float = 1.0) -> T:
+    """``call()``, tried again every ``pause_seconds`` while PostgreSQL cannot be reached: a
+    worker started while the database restarts waits for it rather than exiting."""
+    while True:
+        try:
+            return call()
+        except OperationalError as e:
+            log.warning("database unavailable at worker start (%s); trying again in %.0f s",
+                        type(e.orig).__name__ if e.orig else type(e).__name__, pause_seconds)
+            time.sleep(pause_seconds)
+
+
 def run_worker(venues: list[str] | None = None, *, burst: bool = False) -> int:
     """Serve the venue queues until stopped (or until empty with ``burst``)."""
     relay.install()
     niceness = get_settings().worker_nice
     if niceness and hasattr(os, "nice"):
         os.nice(niceness)  # the API answers first under load; the queue drains right after
-    venues = venues or configured_venues()
-    warm_up(venues)
+    venues = venues or _when_database_answers(configured_venues)
+    _when_database_answers(lambda: warm_up(venues))
     # Real venues first, then paper (a paper shadow's order never delays the live one), then notifications.
     queues = [get_queue(v) for v in sorted(venues, key=lambda v: v == "paper")] + [get_notify_queue()]
     worker = SimpleWorker(
