@@ -71,9 +71,6 @@ class Settings(BaseSettings, FileConfig):
     api_processes: int = Field(default=1, ge=1, le=64, description="API processes `tradewire api` runs (uvicorn "
                                "workers sharing the port); about one per core beyond the first two (README, Performance).")
     worker_processes: int = Field(default=1, ge=1, le=64, description="RQ worker processes `tradewire up` starts.")
-    worker_nice: int = Field(default=0, ge=0, le=19, description="CPU niceness a worker process adds to itself: "
-                             "at a bar-close burst the API's answers (TradingView waits 3 s, never retries) come first "
-                             "and the fills follow; 0: same priority as the API.")
     log_format: Literal["json", "text"] = Field(default="json", description="json: one JSON object per line (app.logs)")
     # Execution (issue 5): venue calls, the never-twice order lifecycle, reconciler, circuit breaker.
     venue_timeout_ms: int = Field(default=10_000, gt=0, description="HTTP timeout of one venue request, milliseconds.")

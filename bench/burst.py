@@ -24,10 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg
-
 from bench import loadgen
-from bench.e2e import QUERY, STAGES, percentile
+from bench.e2e import percentile, stage_durations, wait_for_fills
 from bench.ingest import strategies
 from bench.stack import corpus01, stack
 
@@ -118,18 +116,6 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
-def wait_for_fills(database_url: str, expected: int, timeout: float) -> list[tuple]:
-    """The stage timestamps of every accepted signal's order, once ``expected`` are FILLED
-    (or ``timeout`` seconds passed)."""
-    deadline = time.monotonic() + timeout
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        while True:
-            rows = conn.execute(QUERY).fetchall()
-            if sum(1 for r in rows if r[6] is not None) >= expected or time.monotonic() > deadline:
-                return rows
-            time.sleep(0.1)
-
-
 def report(first: float, answers: list[tuple[float, int]], rows: list[tuple], memory: dict[str, float],
            args: argparse.Namespace) -> dict:
     statuses: dict[int, int] = {}
@@ -138,14 +124,7 @@ def report(first: float, answers: list[tuple[float, int]], rows: list[tuple], me
     ok = [t for t, s in answers if 200 <= s < 300]
     within = sum(1 for t in ok if t <= DEADLINE_S)
     fills = sorted(r[6].timestamp() - first for r in rows if r[6] is not None)
-    per_stage: dict[str, list[float]] = {name: [] for name in STAGES}
-    for received, *steps in rows:
-        previous = received
-        for name, at in zip(STAGES, steps):
-            if at is None or previous is None:
-                break
-            per_stage[name].append((at - previous).total_seconds() * 1000)
-            previous = at
+    per_stage = stage_durations(rows)
     result = {
         "bench": "burst", "alerts": len(answers), "api_workers": args.api_workers, "rq_workers": args.rq_workers,
         "connections": args.connections, "statuses": statuses,

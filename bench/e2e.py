@@ -95,26 +95,34 @@ def _wait_markets(database_url: str) -> None:
 
 
 def wait_for_fills(database_url: str, expected: int, timeout: float = 60) -> list[tuple]:
+    """``QUERY``'s rows once ``expected`` orders are FILLED (or ``timeout`` seconds passed)."""
     deadline = time.monotonic() + timeout
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(database_url, autocommit=True) as conn:
         while True:
             rows = conn.execute(QUERY).fetchall()
-            conn.commit()
             if sum(1 for r in rows if r[6] is not None) >= expected or time.monotonic() > deadline:
                 return rows
+            time.sleep(0.1)
 
 
-def report(rows: list[tuple], result: loadgen.Result, args: argparse.Namespace) -> None:
+def stage_durations(rows: list[tuple]) -> dict[str, list[float]]:
+    """Milliseconds spent in each stage (``STAGES``, each from the previous one) over ``QUERY``'s rows."""
     per_stage: dict[str, list[float]] = {name: [] for name in STAGES}
-    totals: dict[str, list[float]] = {"acknowledged": [], "filled": []}
-    for row in rows:
-        received, *steps = row
+    for received, *steps in rows:
         previous = received
         for name, at in zip(STAGES, steps):
             if at is None or previous is None:
                 break
             per_stage[name].append((at - previous).total_seconds() * 1000)
             previous = at
+    return per_stage
+
+
+def report(rows: list[tuple], result: loadgen.Result, args: argparse.Namespace) -> None:
+    per_stage = stage_durations(rows)
+    totals: dict[str, list[float]] = {"acknowledged": [], "filled": []}
+    for row in rows:
+        received, *steps = row
         if steps[4] is not None:
             totals["acknowledged"].append((steps[4] - received).total_seconds() * 1000)
         if steps[5] is not None:

@@ -1,10 +1,12 @@
 """Helpers to run ``tradewire`` commands as real processes in tests."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -49,3 +51,21 @@ def ready(base: str) -> bool:
         return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def post_together(base: str, token: str, bodies: list[dict]) -> list[int]:
+    """Post every body at once (a barrier releases all threads together); the HTTP statuses."""
+    statuses: list[int] = [0] * len(bodies)
+    barrier = threading.Barrier(len(bodies))
+
+    def post(i: int) -> None:
+        with httpx.Client(timeout=30) as client:
+            barrier.wait()
+            statuses[i] = client.post(f"{base}/webhooks/tradingview/{token}", content=json.dumps(bodies[i])).status_code
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses

@@ -13,19 +13,15 @@ After each batch has settled, the money invariants are checked from the database
 Set ``TRADEWIRE_MODEL_SEED`` to replay a failing run; ``TRADEWIRE_MODEL_ROUNDS`` for more rounds.
 """
 
-import json
 import os
 import random
-import threading
-import time
 from decimal import Decimal
 
-import httpx
 import pytest
 from sqlalchemy import text
 
 from app.db import unit_of_work
-from tests.processes import free_port, ready, spawn, stop, wait_for
+from tests.processes import free_port, post_together, ready, spawn, stop, wait_for
 
 pytestmark = pytest.mark.faults
 SYMBOLS = ("BINANCE:BTCUSDT", "BINANCE:ETHUSDT", "BYBIT:BTCUSDT.P")  # two spot, one linear perpetual
@@ -47,24 +43,6 @@ def alert(rng: random.Random, n: int) -> dict:
         body["action"] = {"flat": rng.choice(("buy", "sell")), "long": "buy", "short": "sell"}[target]
         body["target_position"] = target
     return body
-
-
-def post_together(base: str, token: str, bodies: list[dict]) -> list[int]:
-    """Post every body at once (a barrier releases all threads together); the HTTP statuses."""
-    statuses: list[int] = [0] * len(bodies)
-    barrier = threading.Barrier(len(bodies))
-
-    def post(i: int) -> None:
-        with httpx.Client(timeout=10) as client:
-            barrier.wait()
-            statuses[i] = client.post(f"{base}/webhooks/tradingview/{token}", content=json.dumps(bodies[i])).status_code
-
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return statuses
 
 
 def settled() -> bool:

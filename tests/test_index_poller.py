@@ -2,12 +2,11 @@
 reference prices and a time), read by the ``tradewire`` dialect and ingested as a rebalance of
 the poller's strategy; polling the same target again records nothing new."""
 
-import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -17,11 +16,12 @@ from app.config_file import FileConfig, PollerConfig, load_config
 from app.db import unit_of_work
 from app.ingest.poller import poll_once
 from tests.conftest import drain_queues
+from tests.test_poller import PredictionApi
 
 KEY = "index-provider-key-123"
 
 
-class IndexApi(BaseHTTPRequestHandler):
+class IndexApi(PredictionApi):
     """``GET /v1/index`` with ``x-api-key``: the current target weights of an index."""
 
     answer: dict[str, Any] = {}
@@ -30,17 +30,6 @@ class IndexApi(BaseHTTPRequestHandler):
         if self.headers.get("x-api-key") != KEY:
             return self._send(401, {"error": "bad key"})
         self._send(200, self.answer)
-
-    def _send(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture

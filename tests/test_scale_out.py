@@ -10,40 +10,19 @@ started as a user starts them, and a venue's order-count limit under a burst.
   sends are backed off and sent again. Either way no order is lost or placed twice.
 """
 
-import json
 import os
-import threading
 import time
 from decimal import Decimal
 
-import httpx
 from sqlalchemy import text
 
 from app.db import unit_of_work
 from app.jobs.queue import enqueue_intent
-from tests.processes import free_port, ready, spawn, stop, wait_for
+from tests.processes import free_port, post_together, ready, spawn, stop, wait_for
 from tests.venues import start_fake_binance
 from tests.venues.tradewire import apply_settings, binance_account, make_intent
 
 SYMBOLS = [f"S{n:02d}" for n in range(20)]
-
-
-def _post_together(base: str, token: str, bodies: list[dict]) -> list[int]:
-    """Post every body at once, one thread each, released together; the HTTP statuses."""
-    statuses = [0] * len(bodies)
-    barrier = threading.Barrier(len(bodies))
-
-    def post(i: int) -> None:
-        with httpx.Client(timeout=30) as client:
-            barrier.wait()
-            statuses[i] = client.post(f"{base}/webhooks/tradingview/{token}", content=json.dumps(bodies[i])).status_code
-
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return statuses
 
 
 def _count(sql: str) -> int:
@@ -64,7 +43,7 @@ def test_two_api_processes_and_three_workers_fill_every_alert_once_in_order(db, 
     try:
         wait_for(lambda: ready(base), 30, "the API to be ready")
         api_children = [int(p) for p in open(f"/proc/{processes[0].pid}/task/{processes[0].pid}/children").read().split()]
-        statuses = _post_together(base, db, bodies)
+        statuses = post_together(base, db, bodies)
         assert statuses == [202] * len(bodies)
         wait_for(lambda: _count("select count(*) from orders where status = 'FILLED'") == len(bodies), 60,
                  "every order to be FILLED")

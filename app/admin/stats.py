@@ -46,9 +46,17 @@ from app.admin.pagination import time_range
 from app.admin.schemas import Money
 from app.domain.enums import SignalStatus, Source
 from app.domain.symbols import SymbolError, base_quote
+from app.persistence.models import (
+    Account,
+    FillRecord,
+    OrderIntentRecord,
+    OrderRecord,
+    RiskDecisionRecord,
+    SignalRecord,
+    Strategy,
+)
 from app.routing.report import VenueRouting, routing_stats
 from app.shadow.mirror import SHADOW_DECISION
-from app.persistence.models import Account, FillRecord, OrderIntentRecord, OrderRecord, RiskDecisionRecord, SignalRecord, Strategy
 
 ZERO = Decimal(0)
 
@@ -218,7 +226,8 @@ def _fill_rows(session: Session, since: datetime | None, until: datetime | None,
     """(strategy, source, confidence, account, FillRow) per fill in equity-curve order."""
     query = (
         select(FillRecord, SignalRecord.received_at, SignalRecord.payload["price"].astext,
-               SignalRecord.payload["confidence"].astext, SignalRecord.source, Strategy.name, RiskDecisionRecord.checks, Account.name)
+               SignalRecord.payload["confidence"].astext, SignalRecord.source, Strategy.name, RiskDecisionRecord.checks,
+               Account.name)
         .join(OrderRecord, OrderRecord.id == FillRecord.order_id)
         .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
         .join(RiskDecisionRecord, RiskDecisionRecord.id == OrderIntentRecord.decision_id)

@@ -29,8 +29,6 @@ from app.admin.schemas import (
 )
 from app.domain.orders import OrderStatus
 from app.errors import NotFound
-from app.routing.report import routing_trace
-from app.shadow.compare import signal_shadow
 from app.persistence.models import (
     Account,
     EventRecord,
@@ -42,6 +40,8 @@ from app.persistence.models import (
     SignalRecord,
     Strategy,
 )
+from app.routing.report import routing_trace
+from app.shadow.compare import signal_shadow
 
 _EVENT_STEPS = {OrderStatus.SUBMITTED: "submitted", OrderStatus.ACCEPTED: "acknowledged"}
 _UNTIMED = {OrderStatus.INITIALIZED}
@@ -140,11 +140,10 @@ def _parsed_step(signal: SignalRecord) -> Step:
     return Step(step="parsed", at=None, ms_since_received=None, ms_since_previous=None, detail=detail)
 
 
-def _decision_view(decision: RiskDecisionRecord, account: str | None = None,
-                   intents: list[IntentView] = ()) -> TraceDecision:  # type: ignore[assignment]
+def _decision_view(decision: RiskDecisionRecord, account: str, intents: list[IntentView]) -> TraceDecision:
     return TraceDecision(
         account=account,
-        intents=list(intents),
+        intents=intents,
         approved=decision.approved,
         reason=decision.reason,
         quantity=decision.quantity,

@@ -19,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from app.config import get_settings
 from app.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,6 @@ class OrderRate:
 
 
 def _key(account_id: uuid.UUID) -> str:
-    from app.config import get_settings
-
     return f"{get_settings().queue_prefix}:order-rate:{account_id}"
 
 

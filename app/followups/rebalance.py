@@ -4,7 +4,8 @@ every buy has. Idempotent: ``advance`` locks the rebalance row and acts only on 
 orders allow, so a redelivered or repeated event changes nothing the second time.
 
 The relay dispatches an ``order.terminal`` here only while a rebalance of the order's account
-is under way (``waits_on``); the scheduler sweeps the rest (``advance_running``).
+is under way (read with the next in line, ``app.jobs.relay``); the scheduler sweeps the rest
+(``advance_running``).
 """
 
 import uuid
@@ -16,11 +17,6 @@ from app.portfolio import store
 def on_order_terminal(payload: dict[str, Any]) -> str:
     """``order.terminal`` {order_id, account_id, symbol, venue}: advance the account's rebalance."""
     return store.advance_account(uuid.UUID(payload["account_id"]))
-
-
-def waits_on(account_id: uuid.UUID) -> bool:
-    """True while a rebalance of the account is under way (the relay's filter)."""
-    return store.waits_on(account_id)
 
 
 def describe(payload: dict[str, Any]) -> str:

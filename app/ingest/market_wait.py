@@ -25,7 +25,7 @@ from app.persistence.models import Account, MarketRecord
 
 log = logging.getLogger(__name__)
 
-# How long a signal waits for its venue's markets (s); a Settings field may replace it.
+# How long a signal waits for its venue's markets (s): the default of the markets_wait_seconds setting.
 MARKETS_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.1
 # Signals arriving together ask the workers once; a lost request is asked again after this.
@@ -76,9 +76,8 @@ def _unlisted(check: dict) -> bool:
 
 
 def wait_seconds() -> float:
-    """The bound of the wait (s): the ``markets_wait_seconds`` setting when there is one."""
-    configured = getattr(get_settings(), "markets_wait_seconds", None)
-    return float(configured) if configured is not None else MARKETS_WAIT_SECONDS
+    """The bound of the wait (s): the ``markets_wait_seconds`` setting."""
+    return get_settings().markets_wait_seconds
 
 
 def wait_for_markets(session: Session, account_id: uuid.UUID) -> MarketsMissing | None:
@@ -110,11 +109,6 @@ def _mark_ready(account_id: uuid.UUID) -> None:
         _ready.clear()
     _ready[account_id] = time.monotonic() + READY_SECONDS
     return None
-
-
-def forget_ready() -> None:
-    """Forget which accounts had markets (tests)."""
-    _ready.clear()
 
 
 def request_markets(venue: str) -> bool:

@@ -42,8 +42,6 @@ from app.ingest.service import InvalidSignal
 
 log = logging.getLogger(__name__)
 
-DIALECT = "prediction"  # the default; ``[pollers.NAME] dialect`` names another prediction dialect
-
 
 def due(poller: PollerConfig, last_polled: datetime | None, now: datetime) -> bool:
     """True when ``poller`` has never run (``last_polled`` None) or its ``interval_seconds``

@@ -72,12 +72,13 @@ class Received:
 
     def mapped_reader(self) -> MappedDialect | None:
         """The configured mapping that reads this body, forced by ``dialect`` or detected
-        (``parsers.detect``); None when a built-in dialect (or nothing) reads it."""
+        (``parsers.choose``); None when a built-in dialect (or nothing) reads it."""
         if self.data is None or not self.dialects:
             return None
-        if self.dialect is not None:
-            return self.dialects.get(self.dialect.partition("?")[0])
-        found = parsers.detect(self.data, self.dialects)
+        try:
+            found, _ = parsers.choose(self.data, self.dialect, self.dialects)
+        except SignalParseError:  # an unknown forced name, or a body nothing reads
+            return None
         return found if isinstance(found, MappedDialect) else None
 
     def with_dialect(self, dialect: str | None) -> "Received":

@@ -25,8 +25,7 @@ from app.db import get_sessionmaker
 from app.domain.enums import SignalStatus, Source
 from app.errors import AuthenticationFailed, ClientDisconnected, PayloadTooLarge, RequestTimeout
 from app.ingest.auth import Credentials, deny, require_tradingview_sender
-from app.ingest.entry import UNSTORABLE, Admit, Admitted, Outcome, ingest_request  # noqa: F401 (UNSTORABLE re-exported)
-from app.ingest.entry import strategy_dialect
+from app.ingest.entry import Admit, Admitted, Outcome, ingest_request, strategy_dialect
 from app.ingest.parsers.body import MAX_BODY_BYTES
 from app.ingest.received import Received
 from app.ingest.service import IngestResult, InvalidSignal

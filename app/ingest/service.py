@@ -27,19 +27,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.config_file import Subscription
-from app.domain.enums import Source
-from app.errors import NotFound
-from app.domain.enums import Action, IntentStatus, OrderType, PositionSide, SignalStatus, SizeUnit
+from app.domain.enums import Action, IntentStatus, OrderType, PositionSide, SignalStatus, SizeUnit, Source
 from app.domain.intents import CheckOutcome, RiskDecision, client_order_id_for
 from app.domain.signal import Signal
-from app.errors import SignalParseError
+from app.errors import NotFound, SignalParseError
 from app import events
 from app.events import Emitted
 from app.ingest import outbox
 from app.db import unit_of_work
-from app.ingest.market_wait import wait_for_markets
+from app.ingest.market_wait import MarketsMissing, wait_for_markets
 from app.ingest.parsers import Parsed
 from app.ingest.parsers.body import redact, redact_decoded, redact_secrets, storable
+from app.ingest.parsers.tradewire import ALL_SYMBOLS
 from app.ingest.received import Received
 from app.notify import notify_on_commit
 from app.persistence.models import Account, SignalRecord, Strategy
@@ -123,25 +122,7 @@ def ingest(
         subscribers = []  # every account of the group is decided
     # One account after the other, in account id order (every process locks in this order, so
     # two fanned-out signals never deadlock); each decision under its own account's lock.
-    for sub in subscribers:
-        if signal.action == Action.CANCEL_ALL:
-            outcomes.append(_cancel_all(session, sub, signal))
-            continue
-        if signal.action == Action.CLOSE_ALL:
-            outcomes.append(_close_all(session, strategy, sub, signal))
-            continue
-        if signal.action == Action.REBALANCE:
-            outcomes.append(_rebalance(session, strategy, sub, signal))
-            continue
-        loaded = load_context(
-            session, sub.account_id, strategy.id, signal, account_wide=sub.account_wide_lock, reads=sub.risk_reads,
-        )
-        loaded = sub.apply(loaded)
-        decision = evaluate(loaded.context)
-        missing = waits[sub.account_id]
-        if missing is not None:
-            decision = missing.explain(decision)
-        outcomes.append(Outcome(sub, loaded, decision))
+    outcomes += [_decide(session, strategy, sub, signal, waits[sub.account_id]) for sub in subscribers]
     if not strategy.alone:
         outcomes += shadow_outcomes(session, strategy, outcomes)  # the paper shadow's branch (app.shadow)
     result = _record(session, record, signal, outcomes, secrets)
@@ -220,7 +201,24 @@ class Outcome:
             object.__setattr__(self, "parts", (Part(self.loaded, None, self.decision),) if self.loaded else ())
 
 
-ALL_SYMBOLS = "*"
+def _decide(session: Session, strategy: StrategyRef, sub: Subscriber, signal: Signal,
+            missing: MarketsMissing | None) -> Outcome:
+    """One subscribed account's outcome, decided under its lock: a bulk action or a rebalance
+    as its own function says, else the risk engine on the account's (multiplied) context."""
+    if signal.action == Action.CANCEL_ALL:
+        return _cancel_all(session, sub, signal)
+    if signal.action == Action.CLOSE_ALL:
+        return _close_all(session, strategy, sub, signal)
+    if signal.action == Action.REBALANCE:
+        return _rebalance(session, strategy, sub, signal)
+    loaded = load_context(
+        session, sub.account_id, strategy.id, signal, account_wide=sub.account_wide_lock, reads=sub.risk_reads,
+    )
+    loaded = sub.apply(loaded)
+    decision = evaluate(loaded.context)
+    if missing is not None:
+        decision = missing.explain(decision)
+    return Outcome(sub, loaded, decision)
 
 
 def _bulk_symbol(signal: Signal) -> str | None:

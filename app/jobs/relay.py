@@ -29,10 +29,10 @@ from app.db import unit_of_work
 from app.domain.enums import IntentStatus
 from app.events import Emitted
 from app.execution.service import behind_earlier
-from app.followups import rebalance
 from app.jobs.queue import JOB_SERIALIZER, enqueue_intent, get_queue, get_redis
 from app.notify.jobs import enqueue_deliveries
 from app.persistence.models import EventRecord, OrderIntentRecord
+from app.portfolio.market import running
 
 log = logging.getLogger(__name__)
 HANDLE_FUNCTION = "app.jobs.tasks.handle_event"
@@ -62,8 +62,8 @@ def _dispatch_one(event: Emitted) -> None:
     if event.kind == events.INTENT_READY:
         enqueue_intent(uuid.UUID(payload["intent_id"]), event.job_id, payload["venue"])
     elif event.kind in (events.ORDER_TERMINAL, events.ORDER_ACCEPTED):
-        _enqueue_next_in_line(uuid.UUID(payload["account_id"]), payload["symbol"])
-        if event.kind == events.ORDER_TERMINAL and rebalance.waits_on(uuid.UUID(payload["account_id"])):
+        if _enqueue_next_in_line(uuid.UUID(payload["account_id"]), payload["symbol"],
+                                 rebalancing=event.kind == events.ORDER_TERMINAL):
             _enqueue_handler(event)  # a rebalance of the account may move (app.followups.rebalance)
     elif event.kind == events.NOTIFICATION:
         enqueue_deliveries(payload["kind"], payload["payload"], job_key=event.job_id)
@@ -92,14 +92,18 @@ _NEXT_IN_LINE = (
 )
 
 
-def _enqueue_next_in_line(account_id: uuid.UUID, symbol: str) -> None:
+def _enqueue_next_in_line(account_id: uuid.UUID, symbol: str, *, rebalancing: bool = False) -> bool:
     """Enqueue the oldest pending entry intent of (account, symbol). Run after the order's
     outcome committed, so an intent whose claim found that order still holding the line is
-    seen here as pending (no lost wake-up); one still blocked just waits again."""
+    seen here as pending (no lost wake-up); one still blocked just waits again. With
+    ``rebalancing``, also says (read in the same transaction) whether a rebalance of the
+    account is under way, which the order's end may move."""
     with unit_of_work() as session:
         nxt = session.execute(_NEXT_IN_LINE, {"account_id": account_id, "symbol": symbol}).first()
+        under_way = rebalancing and running(session, account_id) is not None
     if nxt is not None:
         enqueue_intent(nxt.id, nxt.client_order_id, nxt.venue)
+    return under_way
 
 
 def sweep(grace_seconds: float, limit: int = 500) -> int:

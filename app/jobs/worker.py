@@ -7,7 +7,6 @@ job ingest queues when a signal finds none of its venue's markets stored). Jobs 
 (``JOB_SERIALIZER``): a pickled job in Redis is never unpickled."""
 
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -17,7 +16,6 @@ from rq import SimpleWorker
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from app.config import get_settings
 from app.db import unit_of_work
 from app.errors import AppError
 from app.execution.markets import load_markets_if_missing, refresh_markets_if_stale, snapshot_balances
@@ -84,9 +82,6 @@ def _when_database_answers(call: Callable[[], T], *, pause_seconds: float = 1.0)
 def run_worker(venues: list[str] | None = None, *, burst: bool = False) -> int:
     """Serve the venue queues until stopped (or until empty with ``burst``)."""
     relay.install()
-    niceness = get_settings().worker_nice
-    if niceness and hasattr(os, "nice"):
-        os.nice(niceness)  # the API answers first under load; the queue drains right after
     venues = venues or _when_database_answers(configured_venues)
     _when_database_answers(lambda: warm_up(venues))
     # Real venues first, then paper (a paper shadow's order never delays the live one), then notifications.

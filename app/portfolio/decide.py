@@ -20,14 +20,12 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.domain.enums import Action, OrderSide, OrderType
 from app.domain.intents import CheckOutcome, RiskDecision
 from app.domain.money import fmt
 from app.domain.signal import Signal
-from app.persistence.models import Account
 from app.portfolio.legs import (
     Leg,
     Plan,
@@ -55,9 +53,8 @@ from app.portfolio.market import (
 )
 from app.risk.engine import evaluate
 from app.risk.rules import MarketRules
-from app.risk.state import Loaded, load_context
+from app.risk.state import LOCK_ACCOUNT, Loaded, load_context
 
-_LOCK_ACCOUNT = select(Account.id).where(Account.id == bindparam("account_id")).with_for_update()
 
 
 @dataclass(frozen=True)
@@ -128,7 +125,7 @@ def decide(session: Session, strategy_id: uuid.UUID, account_id: uuid.UUID, sign
     if priced.refusals:
         return _refused(view, "; ".join(priced.refusals))
     if lock:
-        session.execute(_LOCK_ACCOUNT, {"account_id": account_id})
+        session.execute(LOCK_ACCOUNT, {"account_id": account_id})
         busy = running(session, account_id)
         if busy is not None:
             return _refused(view, f"rebalance {busy[0]} of account {view.name} is still under way ({busy[1]}); a new "
@@ -273,7 +270,7 @@ def decide_buys(session: Session, strategy_id: uuid.UUID, account_id: uuid.UUID,
     ``signal``: the rebalance's, without a signal time (the staleness of the original does not
     apply to its second step)."""
     view = account_view(session, account_id)
-    session.execute(_LOCK_ACCOUNT, {"account_id": account_id})
+    session.execute(LOCK_ACCOUNT, {"account_id": account_id})
     every = sorted(set(weights) | set(held_assets(session, account_id, view.quote)))
     priced = resolve_prices(view, every, {}, None, wait=False, fallback=decided_prices)
     book = read_book(session, view, strategy_id, signal, every, priced.prices, lock=True)

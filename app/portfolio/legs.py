@@ -257,7 +257,7 @@ def _valued(holdings: Mapping[str, Decimal], cash: Decimal, prices: Mapping[str,
 
 
 def _unpriced(assets: list[str], prices: Mapping[str, Price], quote: str) -> list[Skipped]:
-    return [Skipped(a, _symbol(a, quote), OrderSide.BUY, ZERO, f"no price for {_symbol(a, quote)}: no fresh quote "
+    return [Skipped(a, symbol_of(a, quote), OrderSide.BUY, ZERO, f"no price for {symbol_of(a, quote)}: no fresh quote "
                     f"and no reference price (prices.{a})", failed=True) for a in assets if a not in prices]
 
 
@@ -312,7 +312,7 @@ def _buys(wanted: dict[str, Decimal], available: Decimal, prices: Mapping[str, P
 def _leg(asset: str, quote: str, side: OrderSide, quantity: Decimal, price: Decimal, fee_rate: Decimal,
          wanted: Decimal) -> Leg:
     notional = quantity * price
-    return Leg(asset, _symbol(asset, quote), side, quantity, price, notional, notional * fee_rate, ZERO, ZERO,
+    return Leg(asset, symbol_of(asset, quote), side, quantity, price, notional, notional * fee_rate, ZERO, ZERO,
                wanted=wanted)
 
 
@@ -340,16 +340,12 @@ def _with_weights_after(legs: list[Leg], held: dict[str, Decimal], cash_after: D
 
 
 def _rules(rules: Mapping[str, MarketRules], asset: str, quote: str) -> MarketRules:
-    return rules.get(asset) or MarketRules(venue="paper", symbol=_symbol(asset, quote), listed=True)
-
-
-def _symbol(asset: str, quote: str) -> str:
-    return f"{asset}/{quote}"
+    return rules.get(asset) or MarketRules(venue="paper", symbol=symbol_of(asset, quote), listed=True)
 
 
 def symbol_of(asset: str, quote: str) -> str:
     """The spot symbol (ccxt unified) of ``asset`` in ``quote``: ``BTC`` in USDT is ``BTC/USDT``."""
-    return _symbol(asset, quote)
+    return f"{asset}/{quote}"
 
 
 def _round(value: Decimal, places: int = 2) -> Decimal:

@@ -8,13 +8,11 @@ further than the strategy's ``max_price_deviation_bps`` from the quote's mid ref
 rebalance, with both prices (``app.risk.market.deviation_bps``, as for a single signal).
 """
 
-import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +26,7 @@ from app.persistence.models import Account, BalanceRecord, PositionRecord, Rebal
 from app.portfolio.legs import Price
 from app.risk.market import FIRST_QUOTE_WAIT_SECONDS, deviation_bps
 from app.risk.rules import MarketRules
+from app.risk.state import parsed_account_config, parsed_strategy_config  # the risk context's parse caches
 
 DEFAULT_FEE_RATE = Decimal("0.001")  # a ccxt market that states no taker fee: Binance's base spot rate
 RUNNING = ("pending_sells", "buying")
@@ -52,7 +51,7 @@ class AccountView:
 def account_view(session: Session, account_id: uuid.UUID) -> AccountView:
     """The account's configuration (stored settings) and market-data source."""
     row = session.execute(select(Account.name, Account.venue, Account.settings).where(Account.id == account_id)).one()
-    config = _account_config(json.dumps(row.settings or {}, sort_keys=True))
+    config = parsed_account_config(row.settings)
     source = market_data_source(config)
     max_age = source_config(source).max_quote_age_seconds if source else 0.0
     return AccountView(account_id, row.name, row.venue, config, source, max_age)
@@ -61,22 +60,12 @@ def account_view(session: Session, account_id: uuid.UUID) -> AccountView:
 def strategy_config(session: Session, strategy_id: uuid.UUID) -> StrategyConfig:
     """The strategy's stored settings (``StrategyConfig``)."""
     settings = session.execute(select(Strategy.settings).where(Strategy.id == strategy_id)).scalar_one_or_none()
-    return _strategy_config(json.dumps(settings or {}, sort_keys=True))
+    return parsed_strategy_config(settings)
 
 
 def portfolio_of(config: StrategyConfig) -> PortfolioConfig:
     """The strategy's ``[portfolio]`` table, or its defaults (no weights, threshold 0)."""
     return config.portfolio or PortfolioConfig()
-
-
-@lru_cache(maxsize=256)
-def _account_config(settings_json: str) -> AccountConfig:
-    return AccountConfig.model_validate_json(settings_json)
-
-
-@lru_cache(maxsize=256)
-def _strategy_config(settings_json: str) -> StrategyConfig:
-    return StrategyConfig.model_validate_json(settings_json)
 
 
 def held_assets(session: Session, account_id: uuid.UUID, quote: str) -> dict[str, Decimal]:

@@ -31,7 +31,6 @@ from app.domain.intents import client_order_id_for
 from app.domain.orders import TERMINAL, OrderStatus
 from app.domain.signal import Signal
 from app.persistence.models import (
-    Account,
     OrderIntentRecord,
     OrderRecord,
     RebalanceRecord,
@@ -41,7 +40,7 @@ from app.persistence.models import (
 )
 from app.portfolio.decide import Decided, LegPart, decide_buys
 from app.portfolio.legs import Price
-from app.portfolio.market import RUNNING
+from app.portfolio.market import RUNNING, running
 from app.serialize import jsonable
 
 log = logging.getLogger(__name__)
@@ -63,9 +62,8 @@ def record(session: Session, signal_id: uuid.UUID, strategy_id: uuid.UUID, accou
     legs += [s.as_json() | {"status": "failed" if s.failed else "skipped"} for s in skipped]
     now = datetime.now(UTC)
     status = decided.status
-    venue = session.execute(select(Account.venue).where(Account.id == account_id)).scalar_one()
     row = RebalanceRecord(
-        id=uuid.uuid4(), signal_id=signal_id, account_id=account_id, strategy_id=strategy_id, venue=venue,
+        id=uuid.uuid4(), signal_id=signal_id, account_id=account_id, strategy_id=strategy_id, venue=decided.venue,
         status=status, reason=decided.decision.reason, plan=jsonable(decided.figures), legs=jsonable(legs),
         created_at=now, updated_at=now)
     if status in ("complete", "rejected") or (status in RUNNING and not _open(legs)):
@@ -105,13 +103,6 @@ def advance(rebalance_id: uuid.UUID) -> Advanced:
         _finish(row, legs, datetime.now(UTC))
         _step(session, row, row.status)
         return Advanced(True, f"rebalance {row.id}: {row.status}")
-
-
-def waits_on(account_id: uuid.UUID) -> bool:
-    """True when a rebalance of the account is under way (an order of it ending may move it)."""
-    with unit_of_work() as session:
-        return session.execute(select(RebalanceRecord.id).where(
-            RebalanceRecord.account_id == account_id, RebalanceRecord.status.in_(RUNNING)).limit(1)).first() is not None
 
 
 def advance_account(account_id: uuid.UUID) -> str:

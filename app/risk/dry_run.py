@@ -5,12 +5,20 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.domain.enums import Action
+from app.domain.intents import OrderPlan
 from app.domain.signal import Signal
 from app.persistence.repositories import StrategyRef
 from app.portfolio.decide import decide
 from app.risk.engine import evaluate
 from app.risk.state import load_context
-from app.routing.service import route_of, routed_dry_run
+from app.routing.service import Route, RouteCheck, decide_route, route_of
+
+
+def _order(symbol: str, o: OrderPlan) -> dict[str, Any]:
+    """One order of a dry run's answer: quantity after the venue's precision (base units),
+    price and notional (quote)."""
+    return {"symbol": symbol, "side": o.side.value, "type": o.order_type.value, "quantity": o.quantity,
+            "limit_price": o.limit_price, "price": o.price, "notional": o.notional, "reduce_only": o.reduce_only}
 
 
 def rebalance_dry_run(session: Session, strategy: StrategyRef, signal: Signal) -> dict[str, Any]:
@@ -31,9 +39,7 @@ def rebalance_dry_run(session: Session, strategy: StrategyRef, signal: Signal) -
         "approved": decided.decision.approved, "reason": decided.decision.reason, "status": decided.status,
         "checks": [c.as_json() for c in decided.decision.checks], "rebalance": decided.figures,
         "legs": legs, "skipped": [s.as_json() for s in plan.skipped] if plan else [],
-        "orders": [{"symbol": p.signal.symbol, "side": o.side.value, "type": o.order_type.value, "quantity": o.quantity,
-                    "limit_price": o.limit_price, "price": o.price, "notional": o.notional, "reduce_only": o.reduce_only}
-                   for p in decided.written for o in p.decision.orders],
+        "orders": [_order(p.signal.symbol, o) for p in decided.written for o in p.decision.orders],
     }
 
 
@@ -59,17 +65,33 @@ def dry_run(session: Session, strategy: StrategyRef, signal: Signal) -> dict[str
         "approved": decision.approved,
         "reason": decision.reason,
         "checks": [c.as_json() for c in decision.checks],
-        "orders": [
-            {
-                "symbol": signal.symbol,
-                "side": o.side.value,
-                "type": o.order_type.value,
-                "quantity": o.quantity,
-                "limit_price": o.limit_price,
-                "price": o.price,
-                "notional": o.notional,
-                "reduce_only": o.reduce_only,
-            }
-            for o in decision.orders
-        ],
+        "orders": [_order(signal.symbol, o) for o in decision.orders],
+    }
+
+
+def routed_dry_run(session: Session, strategy: StrategyRef, signal: Signal, route: Route) -> dict[str, Any]:
+    """The dry run of a routed strategy (``dry_run``'s answer, plus ``route``): every
+    account's costs and the choice, the orders with the ``account`` each goes to. Nothing is
+    locked, waited for or recorded (the session is rolled back)."""
+    try:
+        routed = decide_route(session, strategy, signal, route, lock=False)
+    finally:
+        session.rollback()
+    names = {m.account_id: m.account_name for m in route.members}
+    approved = [r for r in routed if r.decision.approved]
+    shown = (approved or routed)[0]
+    reason = None
+    if not approved:
+        reason = "; ".join(f"{names[r.account_id]}: {r.decision.reason}" for r in routed) if len(routed) > 1 \
+            else routed[0].decision.reason
+    return {
+        "strategy": strategy.name,
+        "account": names[shown.account_id],
+        "signal": signal.summary(),
+        "approved": bool(approved),
+        "reason": reason,
+        "checks": [c.as_json() for c in shown.decision.checks],
+        "orders": [{"account": names[r.account_id]} | _order(signal.symbol, o)
+                   for r in approved for o in r.decision.orders],
+        "route": next((c.route for r in routed for c in r.decision.checks if isinstance(c, RouteCheck)), None),
     }

@@ -71,7 +71,7 @@ def load_context(
         # after the lock is granted, so it sees what the previous holder committed (a
         # subquery of a FOR UPDATE statement would read the older snapshot).
         if account_wide:
-            session.connection().execute(_LOCK, {"account_id": account_id})
+            session.connection().execute(LOCK_ACCOUNT, {"account_id": account_id})
         else:
             session.connection().execute(_SYMBOL_LOCK, {"key": _lock_key(account_id, signal.symbol)})
     now = datetime.now(UTC)
@@ -82,7 +82,7 @@ def load_context(
          "minute_ago": now - timedelta(seconds=60), "midnight": midnight,
          **{f"read_{name}": reads is None or name in reads for name in OPTIONAL_READS}},
     ).one()
-    config = _account_config(row.settings)
+    config = parsed_account_config(row.settings)
     trading_state = TradingState(row.trading_state)
     if _lapsed(row, midnight):
         record_state_change(session, account_id, TradingState.ACTIVE, "new UTC day", at=midnight)
@@ -99,7 +99,7 @@ def load_context(
         in_flight=row.in_flight if row.in_flight is not None else Decimal(0),
         daily_loss_armed=not (row.state_reason == OPERATOR_REASON and _since(row.state_changed_at, midnight)),
     )
-    strategy_config = _strategy_config(row.strategy_settings)
+    strategy_config = parsed_strategy_config(row.strategy_settings)
     rules = paper_rules(signal.symbol, config.min_notional) if row.venue == "paper" else ccxt_rules(row.venue, signal.symbol, row.market)
     return Loaded(account_id, row.venue, RiskContext(signal, state, config.risk, strategy_config, rules, now, market,
                                                        account=config))
@@ -184,7 +184,7 @@ def _optional(name: str, expression: Any) -> Any:
 
 
 _STATE = _state_query()
-_LOCK = select(Account.id).where(Account.id == bindparam("account_id")).with_for_update()
+LOCK_ACCOUNT = select(Account.id).where(Account.id == bindparam("account_id")).with_for_update()
 _SYMBOL_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
 
@@ -204,11 +204,13 @@ def _parse_strategy_config(settings_json: str) -> StrategyConfig:
     return StrategyConfig.model_validate_json(settings_json)
 
 
-def _account_config(settings: dict | None) -> AccountConfig:
+def parsed_account_config(settings: dict | None) -> AccountConfig:
+    """An account's stored settings as ``AccountConfig``, parsed once per distinct JSON (cached)."""
     return _parse_account_config(json.dumps(settings or {}, sort_keys=True))
 
 
-def _strategy_config(settings: dict | None) -> StrategyConfig:
+def parsed_strategy_config(settings: dict | None) -> StrategyConfig:
+    """A strategy's stored settings as ``StrategyConfig``, parsed once per distinct JSON (cached)."""
     return _parse_strategy_config(json.dumps(settings or {}, sort_keys=True))
 
 

@@ -111,9 +111,9 @@ class Estimate:
 
     def as_json(self) -> dict[str, object]:
         return {"account": self.account, "venue": self.venue, "quantity": fmt(self.quantity),
-                "average_price": fmt(_shown(self.average_price)), "notional": fmt(_shown(self.notional)),
-                "fee_rate": fmt(self.fee_rate), "fee_source": self.fee_source, "fee": fmt(_shown(self.fee)),
-                "all_in_price": fmt(_shown(self.all_in_price)), "all_in_cost": fmt(_shown(self.all_in_cost)),
+                "average_price": fmt(shown(self.average_price)), "notional": fmt(shown(self.notional)),
+                "fee_rate": fmt(self.fee_rate), "fee_source": self.fee_source, "fee": fmt(shown(self.fee)),
+                "all_in_price": fmt(shown(self.all_in_price)), "all_in_cost": fmt(shown(self.all_in_cost)),
                 "levels": self.levels} | (
                     {"contract_size": fmt(self.contract_size)} if self.contract_size != ONE else {})
 
@@ -222,12 +222,12 @@ def _decide(singles: tuple[Estimate | Skip, ...], usable: list[Estimate], best: 
         total = _sum_cost(parts)
         listed = " + ".join(f"{p.account} {fmt(p.quantity)}" for p in parts)
         if best is None:
-            return parts, (f"split across {listed}: {fmt(_shown(total))} {quote} all-in; no single venue can take "
+            return parts, (f"split across {listed}: {fmt(shown(total))} {quote} all-in; no single venue can take "
                            f"{fmt(quantity)} {base} alone")
         if _better(total, best.all_in_cost, best.side):
             saving = abs(best.all_in_cost - total)
-            return parts, (f"split across {listed}: {fmt(_shown(total))} {quote} all-in, {fmt(_shown(saving))} {quote} "
-                           f"better than {best.account} alone ({fmt(_shown(best.all_in_cost))} {quote})")
+            return parts, (f"split across {listed}: {fmt(shown(total))} {quote} all-in, {fmt(shown(saving))} {quote} "
+                           f"better than {best.account} alone ({fmt(shown(best.all_in_cost))} {quote})")
     if best is None:
         return (), "no venue of the route can take the order: " + "; ".join(
             f"{s.account}: {s.reason}" for s in singles if isinstance(s, Skip))
@@ -239,13 +239,13 @@ def _single_reason(best: Estimate, usable: list[Estimate], parts: tuple[Estimate
     word = "lowest" if best.side == OrderSide.BUY else "highest"
     others = [e for e in usable if e is not best]
     if others:
-        listed = ", ".join(f"{e.account} {fmt(_shown(e.all_in_price))}" for e in others)
-        reason = (f"{best.account}: the {word} all-in price, {fmt(_shown(best.all_in_price))} {quote} per {base} "
+        listed = ", ".join(f"{e.account} {fmt(shown(e.all_in_price))}" for e in others)
+        reason = (f"{best.account}: the {word} all-in price, {fmt(shown(best.all_in_price))} {quote} per {base} "
                   f"({listed})")
     else:
         reason = f"{best.account}: the only venue that can take the order"
     if isinstance(parts, tuple):
-        reason += f"; a split would cost {fmt(_shown(_sum_cost(parts)))} {quote}, no better"
+        reason += f"; a split would cost {fmt(shown(_sum_cost(parts)))} {quote}, no better"
     return reason
 
 
@@ -304,7 +304,7 @@ def _minimum_notional_problem(c: Candidate, e: Estimate) -> Skip | None:
     if minimum is None or e.notional >= minimum:
         return None
     quote = base_quote(c.rules.symbol)[1]
-    return Skip(c.account, c.venue, f"notional {fmt(_shown(e.notional))} {quote} is below the {c.venue} minimum "
+    return Skip(c.account, c.venue, f"notional {fmt(shown(e.notional))} {quote} is below the {c.venue} minimum "
                                     f"{fmt(minimum)} {quote}")
 
 
@@ -315,7 +315,7 @@ def _funds_problem(c: Candidate, e: Estimate) -> Skip | None:
     if needed <= c.balance:
         return None
     what = "notional + taker fee" if c.side == OrderSide.BUY else "the amount sold"
-    return Skip(c.account, c.venue, f"not enough {c.balance_currency}: {what} is {fmt(_shown(needed))} "
+    return Skip(c.account, c.venue, f"not enough {c.balance_currency}: {what} is {fmt(shown(needed))} "
                                     f"{c.balance_currency}, the balance is {fmt(c.balance)}")
 
 
@@ -372,7 +372,8 @@ def _topped_up(pool: Sequence[Candidate], amounts: dict[str, Decimal],
     return None
 
 
-def _shown(value: Decimal) -> Decimal:
-    """A figure as stored and shown: 12 decimal places are plenty for quote amounts and prices."""
+def shown(value: Decimal) -> Decimal:
+    """A figure as stored and shown: 12 decimal places are plenty for quote amounts and prices
+    (``app.routing.report`` shows the realised figures the same way)."""
     with localcontext(MONEY_CONTEXT):
         return value.quantize(Decimal("1e-12")).normalize() if value.is_finite() else value

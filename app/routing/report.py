@@ -42,6 +42,7 @@ from app.persistence.models import (
     SignalRecord,
     Strategy,
 )
+from app.routing.cost import shown
 from app.routing.service import ROUTE_CHECK
 
 # The admin API's decimal type (app.admin.schemas.Money), repeated here because the admin
@@ -127,6 +128,11 @@ class _Realised:
     fee: Decimal
     uncounted: frozenset[str]
 
+    def all_in(self, side: str) -> Decimal:
+        """C_r: N_r + F_r for a buy, N_r − F_r for a sell (quote)."""
+        with localcontext(MONEY_CONTEXT):
+            return self.notional + self.fee if side == "buy" else self.notional - self.fee
+
 
 def route_of_checks(checks: list[dict[str, Any]] | None) -> dict[str, Any] | None:
     """The stored routing decision (``Choice.as_json``) of a decision's checks, if routed."""
@@ -170,22 +176,22 @@ def _part(allocation: dict[str, Any], route: dict[str, Any],
         return view.model_copy(update={"note": "no order placed yet"})
     record, fills = order
     view = view.model_copy(update={"client_order_id": record.client_order_id, "order_status": record.status})
-    realised = _realised(fills, route["symbol"], Decimal(allocation.get("contract_size") or 1))
+    size = Decimal(allocation.get("contract_size") or 1)
+    realised = _realised(fills, route["symbol"], size)
     if realised.filled == 0:
         return view
-    return view.model_copy(update=_compared(realised, route["side"], view.expected_all_in_price,
-                                            Decimal(allocation.get("contract_size") or 1)))
+    return view.model_copy(update=_compared(realised, route["side"], view.expected_all_in_price, size))
 
 
 def _compared(r: _Realised, side: str, expected_price: Decimal, contract_size: Decimal) -> dict[str, Any]:
     with localcontext(MONEY_CONTEXT):
         units = r.filled * contract_size
-        cost = r.notional + r.fee if side == "buy" else r.notional - r.fee
+        cost = r.all_in(side)
         price = cost / units
         drift = (price - expected_price) if side == "buy" else (expected_price - price)
-        figures = {"filled_quantity": r.filled, "realised_average_price": _q(r.notional / units),
-                   "realised_fee": r.fee, "realised_all_in_price": _q(price), "realised_all_in_cost": _q(cost),
-                   "expected_all_in_cost_filled": _q(expected_price * units),
+        figures = {"filled_quantity": r.filled, "realised_average_price": shown(r.notional / units),
+                   "realised_fee": r.fee, "realised_all_in_price": shown(price), "realised_all_in_cost": shown(cost),
+                   "expected_all_in_cost_filled": shown(expected_price * units),
                    "slippage_bps": _round(drift / expected_price * BPS)}
     if r.uncounted:
         figures["note"] = f"fees in {', '.join(sorted(r.uncounted))} are not counted (not the base or quote currency)"
@@ -291,7 +297,7 @@ def _count_part(venues: dict[str, _VenueTotals], route: dict[str, Any], account:
         return
     with localcontext(MONEY_CONTEXT):
         expected = Decimal(part["all_in_price"]) * realised.filled * size
-        cost = realised.notional + realised.fee if route["side"] == "buy" else realised.notional - realised.fee
+        cost = realised.all_in(route["side"])
         totals.filled_parts += 1
         totals.expected += expected
         totals.realised += cost
@@ -302,13 +308,8 @@ def _venue_view(name: str, t: _VenueTotals) -> VenueRouting:
     with localcontext(MONEY_CONTEXT):
         bps = _round(t.overrun / t.expected * BPS) if t.expected else None
     return VenueRouting(venue=name, accounts=sorted(t.accounts), considered=t.considered, skipped=t.skipped,
-                        chosen=t.chosen, filled_parts=t.filled_parts, expected_all_in=_q(t.expected),
-                        realised_all_in=_q(t.realised), overrun=_q(t.overrun), slippage_bps=bps)
-
-
-def _q(value: Decimal) -> Decimal:
-    """12 decimal places: what a quote amount or price needs."""
-    return value.quantize(Decimal("1e-12")).normalize()
+                        chosen=t.chosen, filled_parts=t.filled_parts, expected_all_in=shown(t.expected),
+                        realised_all_in=shown(t.realised), overrun=shown(t.overrun), slippage_bps=bps)
 
 
 def _round(value: Decimal) -> Decimal:

@@ -168,8 +168,10 @@ def read_book(member: RouteMember, symbol: str, *, wait: bool = True) -> tuple[O
         return None, f"{member.account_name} has no market-data source (market_data = \"\"): no book to cost"
     max_age = source_config(source).max_quote_age_seconds
     try:
-        book, reason = cache.usable_book(source, symbol, max_age)
-        if book is None and cache.read_book(source, symbol) is None:
+        cached = cache.read_book(source, symbol)
+        reason = cache.freshness(source, symbol, cached, max_age, what="book")
+        book = cached if reason is None else None
+        if cached is None:
             cache.request(source, symbol)
             if wait and cache.status(source).get("mode") in ("stream", "poll"):
                 book, reason = _wait_for_book(source, symbol, max_age)
@@ -301,40 +303,10 @@ def _outcomes(route: Route, group: RouteMember, decided: Mapping[uuid.UUID, tupl
     return out
 
 
-def routed_dry_run(session: Session, strategy: StrategyRef, signal: Signal, route: Route) -> dict[str, Any]:
-    """The dry run of a routed strategy (``app.risk.dry_run``'s answer, plus ``route``): every
-    account's costs and the choice, the orders with the ``account`` each goes to. Nothing is
-    locked, waited for or recorded (the session is rolled back)."""
-    try:
-        routed = decide_route(session, strategy, signal, route, lock=False)
-    finally:
-        session.rollback()
-    names = {m.account_id: m.account_name for m in route.members}
-    approved = [r for r in routed if r.decision.approved]
-    shown = (approved or routed)[0]
-    reason = None
-    if not approved:
-        reason = "; ".join(f"{names[r.account_id]}: {r.decision.reason}" for r in routed) if len(routed) > 1 \
-            else routed[0].decision.reason
-    return {
-        "strategy": strategy.name,
-        "account": names[shown.account_id],
-        "signal": signal.summary(),
-        "approved": bool(approved),
-        "reason": reason,
-        "checks": [c.as_json() for c in shown.decision.checks],
-        "orders": [{"account": names[r.account_id], "symbol": signal.symbol, "side": o.side.value,
-                    "type": o.order_type.value, "quantity": o.quantity, "limit_price": o.limit_price, "price": o.price,
-                    "notional": o.notional, "reduce_only": o.reduce_only}
-                   for r in approved for o in r.decision.orders],
-        "route": next((c.route for r in routed for c in r.decision.checks if isinstance(c, RouteCheck)), None),
-    }
-
-
 def _short(value: Decimal) -> Decimal:
     """A figure for the sentence: 8 decimal places."""
     return value.quantize(Decimal("1e-8")).normalize() if value.is_finite() else value
 
 
 __all__ = ["ROUTE_CHECK", "Route", "RouteCheck", "RouteMember", "Routed", "decide_route", "fee_of", "read_book",
-           "route_check", "route_of", "routed_dry_run"]
+           "route_check", "route_of"]

@@ -147,15 +147,6 @@ def find_secret(data: dict[str, Any] | str) -> str | None:
     return match.group(2) if match else None
 
 
-def body_secret(body: bytes) -> str | None:
-    """``find_secret`` of a raw body, also when ``decode`` refuses it (a NUL, a surrogate,
-    too deep, not UTF-8): such a request is still authenticated, so it can be recorded."""
-    try:
-        return find_secret(decode(body))
-    except SignalParseError:
-        return find_secret(body.decode("utf-8", errors="replace").replace("\x00", ""))
-
-
 def storable(text: str) -> str:
     """``text`` as PostgreSQL can store it: NUL written as the six characters ``\\u0000``,
     a lone surrogate as U+FFFD."""
@@ -178,15 +169,20 @@ def redact(body: bytes, secrets: Iterable[str] = ()) -> str:
         return _scrub(_redact_plain(content), secrets)
     if isinstance(data, str):  # a JSON string: the text alert quoted ("KEY|name|buy|BTCUSDT|")
         return _scrub(json.dumps(_redact_plain(data), ensure_ascii=False), secrets)
-    return _scrub(_redact_codes(json.dumps(_redact_value(data), ensure_ascii=False)), secrets)
+    return _redact_json(data, secrets)
 
 
 def redact_decoded(data: dict[str, Any] | str, body: bytes, secrets: Iterable[str] = ()) -> str:
     """``redact(body, secrets)`` for a body ``decode`` has already read: a JSON object is
     redacted without parsing it again; text goes through ``redact``."""
     if isinstance(data, dict):
-        return _scrub(_redact_codes(json.dumps(_redact_value(data), ensure_ascii=False)), secrets)
+        return _redact_json(data, secrets)
     return redact(body, secrets)
+
+
+def _redact_json(data: Any, secrets: Iterable[str]) -> str:
+    """Decoded JSON (not a string) as stored: secret fields, bot ids and ``secrets`` replaced."""
+    return _scrub(_redact_codes(json.dumps(_redact_value(data), ensure_ascii=False)), secrets)
 
 
 def redact_secrets(value: Any, secrets: Iterable[str]) -> Any:

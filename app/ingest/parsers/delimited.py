@@ -237,7 +237,7 @@ def _size(raw: str | None) -> Size | None:
 
 def _leverage(raw: str | None) -> Decimal | None:
     match = _LEVERAGE.fullmatch(raw) if raw else None
-    return values.positive(match.group(1) if match else raw, "leverage", maximum=Decimal(1000))
+    return values.leverage(match.group(1) if match else raw, "leverage")
 
 
 def _order(fields: dict[str, str]) -> dict[str, Any]:

@@ -33,14 +33,15 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from app.domain.enums import Action, OrderType, SizeUnit, TimeInForce
+from app.domain.enums import Action, SizeUnit
 from app.domain.signal import Signal, Size
 from app.errors import SignalParseError
 from app.ingest.parsers import values
+from app.ingest.parsers.tradewire import (  # the canonical words, as the tradewire dialect reads them
+    ACTIONS, ALL_SYMBOLS, MARGIN_MODES, ORDER_TYPES, TIME_IN_FORCE, UNITS,
+)
 
 if TYPE_CHECKING:  # types only: app.config_file imports this module to check the file
     from app.config_file import DialectMapping
@@ -48,12 +49,6 @@ if TYPE_CHECKING:  # types only: app.config_file imports this module to check th
 Body = dict[str, Any] | str
 Reader = Callable[[Any, str], Any]
 
-_ACTIONS = {a.value: a for a in Action}
-_UNITS = {u.value: u for u in SizeUnit}
-_ORDER_TYPES = {t.value: t for t in OrderType}
-_TIME_IN_FORCE = {t.value.lower(): t for t in TimeInForce}
-_MARGIN_MODES = {"cross": "cross", "isolated": "isolated"}
-ALL_SYMBOLS = "*"  # close_all / cancel_all without a symbol: the whole account (as the tradewire dialect)
 
 
 def _text(max_length: int) -> Reader:
@@ -70,23 +65,23 @@ FIELDS: dict[str, Reader] = {
     "symbol": values.symbol,
     "exchange": _text(values.MAX_NAME),
     "account": _text(values.MAX_NAME),
-    "action": _choice(_ACTIONS),
+    "action": _choice(ACTIONS),
     "target_position": values.position,
     "prev_position": values.position,
     "position_side": values.position,
-    "size_unit": _choice(_UNITS),
+    "size_unit": _choice(UNITS),
     "size": values.positive,
     "target_size": values.decimal,
     "target_percent": values.decimal,
-    "order_type": _choice(_ORDER_TYPES),
+    "order_type": _choice(ORDER_TYPES),
     "limit_price": values.positive,
     "limit_offset": values.limit_offset,
-    "time_in_force": _choice(_TIME_IN_FORCE),
+    "time_in_force": _choice(TIME_IN_FORCE),
     "stop_loss": values.positive,
     "take_profit": values.positive,
     "price": values.positive,
-    "leverage": partial(values.positive, maximum=Decimal(1000)),
-    "margin_mode": _choice(_MARGIN_MODES),
+    "leverage": values.leverage,
+    "margin_mode": _choice(MARGIN_MODES),
     "confidence": values.confidence,
     "timeframe": _text(values.MAX_NAME),
     "indicators": values.indicators,
@@ -394,8 +389,8 @@ def _check_value(field: str, value: str, key: str, lead: str) -> None:
     if field == "indicators":
         raise MappingError(key, "indicators come from an object in the body; they have no map or default")
     if field == "action":
-        if value.strip().lower() not in _ACTIONS:
-            raise MappingError(key, f"{lead}{value!r} is not an action; use one of {', '.join(_ACTIONS)}")
+        if value.strip().lower() not in ACTIONS:
+            raise MappingError(key, f"{lead}{value!r} is not an action; use one of {', '.join(ACTIONS)}")
         return
     try:
         FIELDS[field](value, field)

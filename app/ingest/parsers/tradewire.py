@@ -30,13 +30,13 @@ NAME = "tradewire"
 MARKER = "tradewire"
 
 _PRICES = ("limit_price", "stop_loss", "take_profit", "price")
-_ACTIONS = {a.value: a for a in Action}
 ALL_SYMBOLS = "*"  # close_all / cancel_all without a symbol: the whole account
-_UNITS = {u.value: u for u in SizeUnit}
-_ORDER_TYPES = {t.value: t for t in OrderType}
-_TIME_IN_FORCE = {t.value.lower(): t for t in TimeInForce}
-_MARGIN_MODES = {"cross": "cross", "isolated": "isolated"}
-_MAX_LEVERAGE = Decimal(1000)
+# The canonical words, also what a [dialects] mapping maps to (app.ingest.parsers.mapped).
+ACTIONS = {a.value: a for a in Action}
+UNITS = {u.value: u for u in SizeUnit}
+ORDER_TYPES = {t.value: t for t in OrderType}
+TIME_IN_FORCE = {t.value.lower(): t for t in TimeInForce}
+MARGIN_MODES = {"cross": "cross", "isolated": "isolated"}
 
 
 def detect(data: dict[str, Any] | str) -> bool:
@@ -55,7 +55,7 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
     if not isinstance(data, dict):
         raise SignalParseError("a Tradewire message must be a JSON object", field="body")
     values.reject_placeholders(data)
-    action = values.choice(data.get("action"), "action", _ACTIONS)
+    action = values.choice(data.get("action"), "action", ACTIONS)
     if action == Action.REBALANCE or (action is None and data.get("weights") is not None):
         return _rebalance(data, received_at)
     if data.get("weights") is not None or data.get("prices") is not None:
@@ -95,15 +95,15 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
 def _order_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Order type, time in force, account, timeframe and the prices that are present."""
     fields: dict[str, Any] = {
-        "order_type": values.choice(data.get("order_type"), "order_type", _ORDER_TYPES),
-        "time_in_force": values.choice(data.get("time_in_force"), "time_in_force", _TIME_IN_FORCE),
+        "order_type": values.choice(data.get("order_type"), "order_type", ORDER_TYPES),
+        "time_in_force": values.choice(data.get("time_in_force"), "time_in_force", TIME_IN_FORCE),
         "account": values.text(data.get("account"), "account", max_length=values.MAX_NAME),
         "timeframe": values.text(data.get("timeframe"), "timeframe", max_length=values.MAX_NAME),
         "limit_offset": values.limit_offset(data.get("limit_offset"), "limit_offset"),
         "target_size": values.decimal(data.get("target_size"), "target_size"),
         "target_percent": values.decimal(data.get("target_percent"), "target_percent"),
-        "leverage": values.positive(data.get("leverage"), "leverage", maximum=_MAX_LEVERAGE),
-        "margin_mode": values.choice(data.get("margin_mode"), "margin_mode", _MARGIN_MODES),
+        "leverage": values.leverage(data.get("leverage"), "leverage"),
+        "margin_mode": values.choice(data.get("margin_mode"), "margin_mode", MARGIN_MODES),
         "position_side": values.position(data.get("position_side"), "position_side"),
     }
     fields.update({k: values.positive(data.get(k), k) for k in _PRICES})
@@ -125,7 +125,7 @@ def _size(data: dict[str, Any]) -> Size | None:
         amount_raw, amount_field, unit_raw, unit_field = raw.get("amount"), "size.amount", raw.get("unit"), "size.unit"
     else:
         amount_raw, amount_field, unit_raw, unit_field = raw, "size", data.get("size_unit"), "size_unit"
-    unit = values.choice(unit_raw, unit_field, _UNITS) or SizeUnit.BASE
+    unit = values.choice(unit_raw, unit_field, UNITS) or SizeUnit.BASE
     amount = values.amount(amount_raw, amount_field, unit)
     return Size(amount=amount, unit=unit) if amount is not None else None
 

@@ -188,6 +188,14 @@ def positive(value: Any, field: str, *, maximum: Decimal = MAX_AMOUNT) -> Decima
     return number
 
 
+MAX_LEVERAGE = Decimal(1000)  # app.domain.signal.Signal.leverage's bound
+
+
+def leverage(value: Any, field: str) -> Decimal | None:
+    """A leverage in (0, ``MAX_LEVERAGE``]; None when absent. Raises ``SignalParseError``."""
+    return positive(value, field, maximum=MAX_LEVERAGE)
+
+
 _PERCENT_UNITS = frozenset({SizeUnit.PERCENT_EQUITY, SizeUnit.PERCENT_POSITION})
 
 

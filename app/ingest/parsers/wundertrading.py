@@ -112,7 +112,7 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
     return Signal(
         dialect=NAME, idempotency_key=key, symbol=symbol, raw_symbol=raw_symbol, exchange=exchange,
         action=action, target_position=target, prev_position=prev, size=_size(others, symbol),
-        leverage=values.positive(others.get("leverage"), "leverage", maximum=Decimal(1000)),
+        leverage=values.leverage(others.get("leverage"), "leverage"),
         exit_ladder=_ladder(others), comment=values.note(code.bot, "code"),
     )
 
