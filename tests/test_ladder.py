@@ -23,6 +23,7 @@ from app.domain.marketdata import Quote
 from app.domain import ladder as model
 from app.domain.enums import OrderSide
 from app.execution import paper_matcher
+from app.marketdata import cache
 from app.followups import ladder
 from app.marketdata.feed import FeedTuning
 from app.marketdata.streamer import Streamer, StreamerTuning, add_listener, remove_listener
@@ -157,6 +158,12 @@ def print_trace(client, admin, signal_id: str) -> None:
 def test_a_partial_entry_fill_resizes_the_ladder(client, db, admin, market):
     market.fake.set_book(BTC, bids=[("59990", "1")], asks=[("60000", "0.004"), ("60500", "5")])
     warm()
+    # the cache holds this book, not the fixture's deeper one (which would fill the whole entry at once)
+    eventually(lambda: cache.read_book("binance", BTC).asks[:2] == ((D("60000"), D("0.004")), (D("60500"), D("5"))),
+               what="the thin book in the cache")
+    # No update reaches the paper matcher until the entry's immediate part is checked: the fake's
+    # book does not know that part took the 0.004 at 60000, so its next update would fill the rest.
+    market.fake.freeze(BTC)
     ladder_spec = {"take_profits": [{"percent": "2", "fraction": "0.5"}], "stop_loss_percent": "5"}
     answer = post(client, db, size="0.01", size_unit="base", order_type="limit", limit_price="60100",
                   exit_ladder=ladder_spec)
@@ -164,6 +171,7 @@ def test_a_partial_entry_fill_resizes_the_ladder(client, db, admin, market):
     first = the_ladder()
     assert (first.quantity, first.entry_price) == (D("0.004"), D("60000"))  # what filled at once; the rest rests
     market.fake.set_price(BTC, "60050")  # the ask comes down through 60100: the resting rest fills
+    market.fake.unfreeze(BTC)
     eventually(lambda: settle() or the_ladder().quantity == D("0.01"), what="the ladder to be re-sized")
     resized = the_ladder()
     assert resized.entry_price == D("60060")  # 0.004 @ 60000 + 0.006 @ 60100
