@@ -32,6 +32,7 @@ from app.persistence.models import FillRecord, OrderEventRecord, OrderIntentReco
 
 log = logging.getLogger(__name__)
 _POSITIONS = "ledger.locked_positions"  # session.info: the positions this transaction has locked
+NET = "net"  # the position side of a one-way account's (only) position in a symbol
 
 
 def transition(
@@ -211,14 +212,17 @@ def insert_transitions(
         session.execute(insert(OrderEventRecord), rows)
 
 
-def position_quantity(session: Session, account_id: uuid.UUID, symbol: str) -> Decimal:
-    """The account's position in ``symbol`` as this transaction sees it (0 if none); a
-    position this transaction has locked and changed is not read again."""
-    position = session.info.get(_POSITIONS, {}).get((account_id, symbol))
+def position_quantity(session: Session, account_id: uuid.UUID, symbol: str, position_side: str | None = None) -> Decimal:
+    """The account's position in ``symbol`` as this transaction sees it (0 if none): the net
+    one, or in hedge mode the ``position_side`` (``long`` / ``short``) one. A position this
+    transaction has locked and changed is not read again."""
+    side = position_side or NET
+    position = session.info.get(_POSITIONS, {}).get((account_id, symbol, side))
     if position is not None:
         return position.quantity
     quantity = session.execute(
-        select(PositionRecord.quantity).where(PositionRecord.account_id == account_id, PositionRecord.symbol == symbol)
+        select(PositionRecord.quantity).where(PositionRecord.account_id == account_id, PositionRecord.symbol == symbol,
+                                              PositionRecord.position_side == side)
     ).scalar_one_or_none()
     return quantity if quantity is not None else Decimal(0)
 
@@ -272,21 +276,25 @@ def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade)
 
 
 def _locked_position(session: Session, order: OrderRecord) -> PositionRecord:
-    """The order's position row, locked (created flat on the account's first fill in the symbol)."""
+    """The order's position row (the net one, or in hedge mode its side's), locked; created flat
+    on the account's first fill in the symbol (and side)."""
+    side = order.position_side or NET
     query = (
         select(PositionRecord)
-        .where(PositionRecord.account_id == order.account_id, PositionRecord.symbol == order.symbol)
+        .where(PositionRecord.account_id == order.account_id, PositionRecord.symbol == order.symbol,
+               PositionRecord.position_side == side)
         .with_for_update()
     )
     position = session.execute(query).scalar_one_or_none()
     if position is None:
         session.execute(
             pg_insert(PositionRecord)
-            .values(id=uuid.uuid4(), account_id=order.account_id, symbol=order.symbol, quantity=0, realized_pnl=0)
-            .on_conflict_do_nothing(index_elements=["account_id", "symbol"])
+            .values(id=uuid.uuid4(), account_id=order.account_id, symbol=order.symbol, position_side=side, quantity=0,
+                    realized_pnl=0)
+            .on_conflict_do_nothing(index_elements=["account_id", "symbol", "position_side"])
         )
         position = session.execute(query).scalar_one()
-    session.info.setdefault(_POSITIONS, {})[(order.account_id, order.symbol)] = position  # for position_quantity
+    session.info.setdefault(_POSITIONS, {})[(order.account_id, order.symbol, side)] = position  # for position_quantity
     return position
 
 

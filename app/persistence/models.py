@@ -170,6 +170,8 @@ class OrderIntentRecord(Base):
     purpose: Mapped[str] = mapped_column(String(16), default="entry", server_default="entry")
     parent_intent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("order_intents.id"))
     trigger_price: Mapped[Decimal | None] = mapped_column(Money)
+    # Hedge mode (issue 13): the position side (long / short) the order acts on; None: one-way (net).
+    position_side: Mapped[str | None] = mapped_column(String(8))
 
 
 class OrderRecord(Base):
@@ -198,6 +200,7 @@ class OrderRecord(Base):
     # client order id) were made, and since when the outcome of a send is unknown.
     last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     send_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    position_side: Mapped[str | None] = mapped_column(String(8))  # hedge mode: its intent's
     in_doubt_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -236,13 +239,17 @@ class FillRecord(Base):
 
 
 class PositionRecord(Base):
-    """Net position per (account, symbol): signed base quantity, average entry, realised PnL net of fees."""
+    """Position per (account, symbol, position side): signed base quantity, average entry,
+    realised PnL net of fees. ``position_side`` is ``net`` for one-way mode (one position per
+    symbol, either sign) and ``long`` / ``short`` for a hedge-mode account (one per side: the
+    long's quantity is never negative, the short's never positive)."""
 
     __tablename__ = "positions"
-    __table_args__ = (UniqueConstraint("account_id", "symbol"),)
+    __table_args__ = (UniqueConstraint("account_id", "symbol", "position_side"),)
     id: Mapped[uuid.UUID] = _id()
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
     symbol: Mapped[str] = mapped_column(String(64))
+    position_side: Mapped[str] = mapped_column(String(8), default="net", server_default="net")
     quantity: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     average_price: Mapped[Decimal | None] = mapped_column(Money)
     realized_pnl: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
@@ -511,6 +518,7 @@ class ExitLadderRecord(Base):
     source: Mapped[str | None] = mapped_column(String(64))
     side: Mapped[str] = mapped_column(String(8))
     mode: Mapped[str] = mapped_column(String(16), default="emulated")
+    position_side: Mapped[str | None] = mapped_column(String(8))  # hedge mode: the side it protects
     spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(16))
     entry_price: Mapped[Decimal] = mapped_column(Money)
