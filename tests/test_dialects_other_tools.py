@@ -176,14 +176,15 @@ def test_tickerly_fixed_values_example() -> None:
     assert "m1K3Y" not in json.dumps(signal.summary())
 
 
-@pytest.mark.parametrize("name, action, prev", [
-    ("enter_long", Action.BUY, PositionSide.FLAT), ("exit_long", Action.SELL, PositionSide.LONG),
-    ("enter_short", Action.SELL, PositionSide.FLAT), ("exit_short", Action.BUY, PositionSide.SHORT),
+@pytest.mark.parametrize("name, action, prev, target", [
+    ("enter_long", Action.BUY, PositionSide.FLAT, None), ("exit_long", Action.SELL, PositionSide.LONG, PositionSide.FLAT),
+    ("enter_short", Action.SELL, PositionSide.FLAT, None), ("exit_short", Action.BUY, PositionSide.SHORT, PositionSide.FLAT),
 ])
-def test_tickerly_directional_examples(name: str, action: Action, prev: PositionSide) -> None:
+def test_tickerly_directional_examples(name: str, action: Action, prev: PositionSide, target) -> None:
+    """An exit (a sell after a long, a buy after a short) targets flat: it closes, never reverses."""
     signal = read(example("tickerly", name))
-    assert (signal.symbol, signal.action, signal.prev_position, signal.size.amount) == (
-        "EUR/USD", action, prev, Decimal(1000))
+    assert (signal.symbol, signal.action, signal.prev_position, signal.size.amount, signal.target_position) == (
+        "EUR/USD", action, prev, Decimal(1000), target)
 
 
 def test_tickerly_close_all_flattens_the_ticker_and_ignores_action_and_quantity() -> None:

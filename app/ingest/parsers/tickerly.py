@@ -16,8 +16,12 @@ Spec: tickerly.net/standard-alert-message-structure (``{"ticker": "{{ticker}}", 
   are then ignored.
 - ``pointer`` names the Tickerly exchange account, a credential: never copied into the signal and
   redacted from everything stored (``app.ingest.parsers.body.SECRET_FIELDS``).
-- Refused, naming the key: ``hedgemode`` (Tradewire trades one-way positions; its risk engine refuses
-  hedge mode) and any other key (Tickerly's limit alerts among them): a limit asked for must not become
+- A sell after a long (``prev_position`` long) or a buy after a short is Tickerly's "exit" of that
+  position (tickerly.net/directional-alerts): the target is flat, so it closes and never reverses;
+  in hedge mode it closes that side.
+- Refused, naming the key: ``hedgemode`` (Tickerly's hedge-mode alert is documented only in part;
+  in Tradewire hedge mode is the account's ``position_mode``, and the standard alert's action and
+  prev_position say which side it acts on) and any other key (Tickerly's limit alerts among them): a limit asked for must not become
   a market order.
 
 Tickerly's messages carry no time: the idempotency key uses the time the alert arrived.
@@ -36,8 +40,9 @@ NAME = "tickerly"
 _ACTIONS = {"buy": Action.BUY, "sell": Action.SELL}
 _KNOWN = {"ticker", "action", "prev_position", "quantity", "pointer", "closeall"}
 _REFUSED = {
-    "hedgemode": "Tradewire trades one-way positions (its risk engine refuses hedge mode): send the standard "
-                 "alert without hedgemode, one strategy per direction if needed",
+    "hedgemode": "hedge mode is the account's setting in Tradewire ([accounts.NAME.futures] position_mode = "
+                 "\"hedge\"): send the standard alert without hedgemode; its action and prev_position say "
+                 "which side it opens or closes",
 }
 
 
@@ -74,7 +79,9 @@ def parse(data: dict[str, Any] | str, received_at: datetime) -> Signal:
         raise SignalParseError("action is missing (buy or sell; {{strategy.order.action}})", field="action")
     quantity = values.amount(fields.get("quantity"), "quantity", SizeUnit.BASE)
     size = Size(amount=quantity, unit=SizeUnit.BASE) if quantity is not None else None
-    return Signal(**common, action=action, prev_position=prev, size=size)
+    exits = (action == Action.SELL and prev == PositionSide.LONG) or (action == Action.BUY and prev == PositionSide.SHORT)
+    return Signal(**common, action=action, prev_position=prev, size=size,
+                  target_position=PositionSide.FLAT if exits else None)
 
 
 def _closeall(raw: Any) -> bool:
