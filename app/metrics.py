@@ -188,9 +188,12 @@ def _marks(session: Session) -> Iterator[Metric]:
         if marks.equity is not None:
             equity.add_metric([account.name, "market"], float(marks.equity))
             exposure.add_metric([account.name], float(marks.exposure or 0))
-        for symbol, marked in marks.positions.items():
+        per_symbol: dict[str, Decimal] = {}  # a hedge-mode account's long and short in one symbol: summed
+        for (symbol, _), marked in marks.positions.items():
             if marked.unrealized is not None:
-                unrealized.add_metric([account.name, symbol], float(marked.unrealized))
+                per_symbol[symbol] = per_symbol.get(symbol, Decimal(0)) + marked.unrealized
+        for symbol, pnl in per_symbol.items():
+            unrealized.add_metric([account.name, symbol], float(pnl))
     yield equity
     yield unrealized
     yield exposure

@@ -99,7 +99,8 @@ def test_account_shows_equity_open_positions_and_why_it_is_halted(client, db, ad
     account = client.get("/api/v1/accounts/paper", headers=admin).json()
     assert (account["venue"], account["trading_state"], account["state_reason"]) == ("paper", "HALTED", "operator")
     assert account["open_positions"] == [{"symbol": "DOGE/USDT", "quantity": "1000", "average_price": "0.1",
-                                         "mark_price": None, "notional": None, "unrealized_pnl": None}]  # no market data here
+                                         "position_side": "net", "mark_price": None, "notional": None,
+                                         "unrealized_pnl": None}]  # no market data here
     # 10,000 - 100 - 0.1 fee in cash, plus 1,000 DOGE at their 0.1 entry
     assert account["balances"]["USDT"] == "9899.9" and account["equity"] == "9999.9"
     assert client.get("/api/v1/accounts/nope", headers=admin).status_code == 404

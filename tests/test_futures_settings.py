@@ -1,6 +1,7 @@
 """Futures settings (issue 13): leverage and margin mode set on the venue before an entry, once
-per (account, symbol); refusals by the venue or by ``max_leverage``; hedge mode refused; the
-sender's ``prev_position`` checked against the ledger. Real ``ccxt.bybit`` against the fake
+per (account, symbol); refusals by the venue or by ``max_leverage``; hedge mode (a long and a
+short per symbol, each closed on its own, drifts per side); the sender's ``prev_position``
+checked against the ledger. Real ``ccxt.bybit`` against the fake
 Bybit v5 (signatures verified), alerts through the webhook, the risk engine and the queue."""
 
 import itertools
@@ -12,7 +13,8 @@ from sqlalchemy import select, update
 from app.bootstrap import create_strategy
 from app.db import unit_of_work
 from app.jobs.worker import warm_up
-from app.persistence.models import Account, OrderRecord, Strategy
+from app.jobs.reconciler import reconcile
+from app.persistence.models import Account, OrderRecord, PositionDriftRecord, PositionRecord, Strategy
 from tests.conftest import drain_queues
 from tests.venues.tradewire import apply_settings, bybit_account
 
@@ -133,12 +135,101 @@ def test_max_leverage_refuses_a_higher_request_in_risk(client, admin, fake, monk
     assert fake.leverage(PERP) == Decimal(8)
 
 
-def test_hedge_mode_is_a_clear_refusal(client, admin, fake, monkeypatch):
+def positions() -> dict[str, Decimal]:
+    """The ledger's positions in the perpetual, by position side."""
+    with unit_of_work() as session:
+        return dict(session.execute(select(PositionRecord.position_side, PositionRecord.quantity)
+                                    .where(PositionRecord.symbol == PERP)).all())
+
+
+def test_hedge_mode_keeps_a_long_and_a_short_and_closes_each_on_its_own(client, admin, fake, monkeypatch):
+    token = futures_strategy(fake, monkeypatch, position_mode="hedge", leverage=5)
+    opened_long = alert(client, token)  # buy: opens the long
+    assert opened_long["status"] == "accepted"
+    assert fake.calls("POST", SWITCH)[0]["params"]["mode"] == 3 and fake.engine.position_mode == 3
+    long_order = fake.calls("POST", CREATE)[-1]["params"]
+    assert (long_order["side"], long_order["positionIdx"]) == ("Buy", 1)
+    shown = trace(client, admin, opened_long)
+    assert check(shown, "futures")["detail"].endswith("position mode hedge; acts on the long position")
+
+    opened_short = alert(client, token, action="sell", size="0.02")  # sell: opens the short beside it
+    assert opened_short["status"] == "accepted"
+    assert fake.calls("POST", CREATE)[-1]["params"]["positionIdx"] == 2
+    assert (fake.position_size(PERP, "long"), fake.position_size(PERP, "short")) == (Decimal("0.01"), Decimal("-0.02"))
+    assert positions() == {"long": Decimal("0.01"), "short": Decimal("-0.02")}
+    assert fake.count_calls("POST", SWITCH) == 1  # set once, remembered
+
+    # TradingView's close of the long (target flat, previous long): a sell on the long only
+    closed = alert(client, token, action="sell", target_position="flat", prev_position="long")
+    assert closed["status"] == "accepted"
+    sent = fake.calls("POST", CREATE)[-1]["params"]
+    assert (sent["side"], sent["positionIdx"], sent["qty"]) == ("Sell", 1, "0.01")
+    assert positions() == {"long": Decimal(0), "short": Decimal("-0.02")}
+    assert (fake.position_size(PERP, "long"), fake.position_size(PERP, "short")) == (Decimal(0), Decimal("-0.02"))
+
+    again = alert(client, token, action="exit", prev_position="long")  # nothing left on the long
+    assert again["status"] == "rejected"
+    assert trace(client, admin, again)["decision"]["reason"].startswith("exit closes the long BTC/USDT:USDT position "
+                                                                        "but there is none")
+    unsaid = alert(client, token, action="exit")  # which side? refused, not guessed
+    assert unsaid["status"] == "rejected"
+    assert trace(client, admin, unsaid)["decision"]["reason"] == (
+        "the account trades in hedge mode: say which position this exit closes (position_side long / short, "
+        "or prev_position)")
+    half = alert(client, token, action="buy", position_side="short", size="0.01")  # a buy on the short reduces it
+    assert half["status"] == "accepted"
+    assert positions()["short"] == Decimal("-0.01") and fake.position_size(PERP, "short") == Decimal("-0.01")
+    assert positions()["long"] == 0  # the buy did not open a long
+
+    listed = client.get("/api/v1/positions", params={"open": True}, headers=admin).json()
+    assert [(p["symbol"], p["position_side"], p["quantity"]) for p in listed] == [(PERP, "short", "-0.01")]
+
+    # closed by hand on the exchange: a drift of the short alone
+    fake.close_by_hand(PERP, "short")
+    assert reconcile().drifts == 1
+    with unit_of_work() as session:
+        (drift,) = session.execute(select(PositionDriftRecord)).scalars().all()
+    assert (drift.position_side, drift.kind, drift.ledger_quantity, drift.venue_quantity) == (
+        "short", "closed_on_venue", Decimal("-0.01"), Decimal(0))
+    assert "(short position)" in drift.detail
+
+
+def test_a_tradingview_reversal_in_hedge_mode_closes_the_long_then_opens_the_short(client, admin, fake, monkeypatch):
     token = futures_strategy(fake, monkeypatch, position_mode="hedge")
-    answer = alert(client, token)
+    alert(client, token, target_position="long", prev_position="flat")
+    assert positions() == {"long": Decimal("0.01")}
+    # {{strategy.order.action}} sell, market_position short, prev_market_position long
+    reversed_ = alert(client, token, action="sell", size="0.02", target_position="short", prev_position="long")
+    assert reversed_["status"] == "accepted"
+    sent = [c["params"] for c in fake.calls("POST", CREATE)[-2:]]
+    assert [(c["side"], c["positionIdx"], c["qty"]) for c in sent] == [("Sell", 1, "0.01"), ("Sell", 2, "0.02")]
+    assert positions() == {"long": Decimal(0), "short": Decimal("-0.02")}
+    shown = trace(client, admin, reversed_)
+    assert check(shown, "position_sync").get("detail") is None  # the sender's long was the ledger's long
+    assert [i["position_side"] for i in shown["intents"]] == ["long", "short"]
+
+
+def test_position_side_on_a_one_way_account_is_refused(client, admin, fake, monkeypatch):
+    token = futures_strategy(fake, monkeypatch)
+    answer = alert(client, token, position_side="long")
     assert answer["status"] == "rejected"
-    assert trace(client, admin, answer)["decision"]["reason"].startswith("position_mode hedge is not supported yet")
-    assert fake.count_calls("POST", SWITCH) == 0 and orders() == []
+    assert trace(client, admin, answer)["decision"]["reason"] == (
+        "position_side long applies to hedge mode; the account's position_mode is not set (one-way: one net "
+        "position per symbol)")
+    assert fake.count_calls("POST", CREATE) == 0 and orders() == []
+
+
+def test_close_all_in_hedge_mode_closes_the_long_and_the_short(client, admin, fake, monkeypatch):
+    token = futures_strategy(fake, monkeypatch, position_mode="hedge")
+    alert(client, token)
+    alert(client, token, action="sell", size="0.03")
+    assert positions() == {"long": Decimal("0.01"), "short": Decimal("-0.03")}
+    flat = alert(client, token, action="close_all")
+    assert flat["status"] == "accepted"
+    assert positions() == {"long": Decimal(0), "short": Decimal(0)}
+    assert (fake.position_size(PERP, "long"), fake.position_size(PERP, "short")) == (Decimal(0), Decimal(0))
+    closes = [c["params"] for c in fake.calls("POST", CREATE)[-2:]]
+    assert sorted((c["side"], c["positionIdx"], c["qty"]) for c in closes) == [("Buy", 2, "0.03"), ("Sell", 1, "0.01")]
 
 
 def test_prev_position_that_disagrees_with_the_ledger_warns_or_rejects(client, admin, fake, monkeypatch):

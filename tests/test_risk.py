@@ -1,14 +1,16 @@
 """The risk engine, table-driven: every check and sizing mode with hand-computed values."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
 
-from app.config_file import RiskLimits, StrategyConfig
+from app.config_file import AccountConfig, RiskLimits, StrategyConfig
 from app.domain.enums import Action, PositionSide, SizeUnit, TradingState
 from app.domain.signal import Signal, Size
 from app.risk.engine import AccountState, RiskContext, evaluate
+from app.risk.futures import hedge_side
 from app.risk.rules import ccxt_rules, paper_rules
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -243,3 +245,59 @@ def test_target_percent_is_a_share_of_equity_at_the_price():
 def test_a_negative_target_on_spot_is_refused():
     decision = decide(signal(target_size=D(-1)))
     assert not decision.approved and "a spot account cannot hold a negative position" in decision.reason
+
+
+L, S, F = PositionSide.LONG, PositionSide.SHORT, PositionSide.FLAT
+
+
+@pytest.mark.parametrize("fields, side", [
+    ({"position_side": S}, S),                                          # named: wins
+    ({"target_size": D("-0.5")}, S), ({"target_size": D("0.5")}, L),    # strategy.position_size's sign
+    ({"target_size": D(0), "prev_position": L}, L),                     # to zero: the side it held
+    ({"target_position": S, "prev_position": L}, S),                    # TradingView reversal: opens the short
+    ({"action": Action.SELL, "target_position": F, "prev_position": L}, L),  # close of the long
+    ({"action": Action.SELL, "target_position": F}, L),                 # a sell to flat closes a long
+    ({"action": Action.BUY, "target_position": F}, S),                  # a buy to flat closes a short
+    ({"action": Action.EXIT, "prev_position": S}, S),
+    ({"action": Action.EXIT}, None),                                    # which one? not guessed
+    ({"action": Action.BUY}, L), ({"action": Action.SELL}, S),          # plain: opens or adds
+])
+def test_hedge_side_of_a_signal(fields, side):
+    """The hedge-mode position a signal acts on (``app.risk.futures.hedge_side``)."""
+    assert hedge_side(signal(symbol="BTC/USDT:USDT", **fields)) == side
+
+
+def hedged(sig: Signal, position: D, opposite: D = D(0), **state) -> RiskContext:
+    """A hedge-mode account's context: ``position`` the side's, ``opposite`` the other side's."""
+    ctx = context(sig, position=position, opposite=opposite, **state)
+    account = AccountConfig(venue="bybit", futures={"position_mode": "hedge"})
+    return replace(ctx, account=account, hedge_side=hedge_side(sig))
+
+
+def test_hedge_mode_sell_on_the_long_closes_it_and_never_opens_a_short():
+    sig = signal(symbol="BTC/USDT:USDT", action=Action.SELL, position_side=L, size=Size(amount=D(5), unit=SizeUnit.BASE))
+    decision = evaluate(hedged(sig, position=D(2), opposite=D(-3)))
+    assert decision.approved, decision.reason
+    assert [(o.side.value, o.quantity, o.reduce_only, o.position_side) for o in decision.orders] == [
+        ("sell", D(2), True, L)]  # cut to the long's 2, the short's -3 untouched
+
+
+def test_hedge_mode_reversal_closes_the_other_side_first_and_caps_only_this_side():
+    sig = signal(symbol="BTC/USDT:USDT", action=Action.SELL, target_position=S, prev_position=L,
+                 size=Size(amount=D("0.02"), unit=SizeUnit.BASE))
+    limits = RiskLimits(max_position_notional=D(1500))  # 0.02 × 50000 = 1000: the short alone fits
+    decision = evaluate(replace_limits(hedged(sig, position=D(0), opposite=D("0.05")), limits))
+    assert decision.approved, decision.reason
+    assert [(o.side.value, o.quantity, o.reduce_only, o.position_side) for o in decision.orders] == [
+        ("sell", D("0.05"), True, L), ("sell", D("0.02"), False, S)]
+
+
+def replace_limits(ctx: RiskContext, limits: RiskLimits) -> RiskContext:
+    return replace(ctx, limits=limits)
+
+
+def test_hedge_mode_target_of_the_wrong_sign_for_the_named_side_is_refused():
+    sig = signal(symbol="BTC/USDT:USDT", target_size=D("-1"), position_side=L)
+    decision = evaluate(hedged(sig, position=D(1)))
+    assert not decision.approved
+    assert decision.reason == "target -1 is a short position but the signal acts on the long position"

@@ -141,7 +141,7 @@ def cancel_all(name: Name, session: SessionDep, operator: OperatorDep, symbol: S
 
 
 def _open_position(p: PositionRecord, marked: Marked | None) -> OpenPosition:
-    return OpenPosition(symbol=p.symbol, quantity=p.quantity, average_price=p.average_price,
+    return OpenPosition(symbol=p.symbol, quantity=p.quantity, average_price=p.average_price, position_side=p.position_side,
                         mark_price=marked.mark if marked else None, notional=marked.notional if marked else None,
                         unrealized_pnl=marked.unrealized if marked else None)
 
@@ -170,7 +170,7 @@ def account_view(session: Session, account: Account) -> AccountDetail:
         equity=equity(cash, positions, config.quote_currency),
         equity_at_market=marks.equity, unrealized_pnl=marks.unrealized, exposure=marks.exposure,
         balances=balances,
-        open_positions=[_open_position(p, marks.positions.get(p.symbol)) for p in positions],
+        open_positions=[_open_position(p, marks.positions.get((p.symbol, p.position_side))) for p in positions],
         circuit_breaker=None if breaker is None else Breaker(
             open=breaker.opened_at is not None, consecutive_failures=breaker.consecutive_failures,
             opened_at=breaker.opened_at, last_error=breaker.last_error,

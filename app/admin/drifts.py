@@ -23,6 +23,7 @@ class DriftView(BaseModel):
     account: str
     venue: str
     symbol: str
+    position_side: str = "net"
     kind: str
     ledger_quantity: Money
     venue_quantity: Money

@@ -164,16 +164,17 @@ def list_positions(
     session: SessionDep, account: Filter = None, symbol: Filter = None,
     open: Annotated[bool, Query(description="Only non-zero positions")] = False,
 ) -> list[PositionView]:
-    """Not paginated: one row per (account, symbol) ever traded, a bounded set."""
+    """Not paginated: one row per (account, symbol, position side) ever traded, a bounded set."""
     query = select(PositionRecord, Account.name).join(Account, Account.id == PositionRecord.account_id)
     for column, value in ((Account.name, account), (PositionRecord.symbol, symbol)):
         if value is not None:
             query = query.where(column == value)
     if open:
         query = query.where(PositionRecord.quantity != 0)
-    rows = session.execute(query.order_by(Account.name, PositionRecord.symbol)).all()
+    rows = session.execute(query.order_by(Account.name, PositionRecord.symbol, PositionRecord.position_side)).all()
     return [
-        PositionView(id=p.id, account=name, symbol=p.symbol, quantity=p.quantity, average_price=p.average_price,
+        PositionView(id=p.id, account=name, symbol=p.symbol, position_side=p.position_side, quantity=p.quantity,
+                     average_price=p.average_price,
                      realized_pnl=p.realized_pnl, updated_at=p.updated_at)
         for p, name in rows
     ]

@@ -175,6 +175,8 @@ class IntentView(BaseModel):
     quantity: Money
     reference_price: Money | None
     reduce_only: bool
+    position_side: str | None = Field(default=None, description="hedge mode: the position (long / short) it acts "
+                                      "on; null: the one-way (net) position")
     sequence: int
     created_at: datetime
     order: OrderDetail | None
@@ -266,8 +268,10 @@ SignalTrace.model_rebuild()
 
 
 class PositionView(BaseModel):
-    """Net position: ``quantity`` signed base units (negative: short), ``average_price`` quote
-    per base, ``realized_pnl`` quote currency net of fees since the position was first opened."""
+    """A position: ``quantity`` signed base units (negative: short), ``average_price`` quote
+    per base, ``realized_pnl`` quote currency net of fees since the position was first opened;
+    ``position_side`` ``net`` (one-way mode) or, for a hedge-mode account, ``long`` / ``short``
+    (one row each)."""
 
     model_config = _examples({
         "id": "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9", "account": "paper", "symbol": "DOGE/USDT",
@@ -278,6 +282,7 @@ class PositionView(BaseModel):
     id: uuid.UUID
     account: str
     symbol: str
+    position_side: str = "net"
     quantity: Money
     average_price: Money | None
     realized_pnl: Money
@@ -329,6 +334,7 @@ class OpenPosition(BaseModel):
     symbol: str
     quantity: Money
     average_price: Money | None
+    position_side: str = "net"
     mark_price: Money | None = None
     notional: Money | None = None
     unrealized_pnl: Money | None = None

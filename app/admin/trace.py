@@ -179,6 +179,7 @@ def _intent_view(session: Session, intent: OrderIntentRecord) -> tuple[IntentVie
         quantity=intent.quantity,
         reference_price=intent.reference_price,
         reduce_only=intent.reduce_only,
+        position_side=intent.position_side,
         sequence=intent.sequence,
         created_at=intent.created_at,
         order=detail,

@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
-from app.domain.enums import OrderSide, OrderType, TimeInForce, TradingState
+from app.domain.enums import OrderSide, OrderType, PositionSide, TimeInForce, TradingState
 from app.domain.money import MONEY_CONTEXT
 
 
@@ -30,7 +30,9 @@ class CheckOutcome:
 
 @dataclass(frozen=True)
 class OrderPlan:
-    """An order the risk engine approved: ``quantity`` in base units, prices quote per base."""
+    """An order the risk engine approved: ``quantity`` in base units, prices quote per base.
+    ``position_side``: in hedge mode the position (long / short) it opens or closes; None: the
+    one-way (net) position."""
 
     side: OrderSide
     quantity: Decimal
@@ -39,6 +41,7 @@ class OrderPlan:
     limit_price: Decimal | None = None
     time_in_force: TimeInForce | None = None
     reduce_only: bool = False
+    position_side: PositionSide | None = None
 
     @property
     def notional(self) -> Decimal | None:

@@ -38,6 +38,7 @@ class OrderRequest:
     reference_price: Decimal | None = None
     trigger: Trigger | None = None
     trigger_price: Decimal | None = None
+    position_side: str | None = None  # hedge mode: "long" / "short", the position it acts on; None: one-way
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ contract positions from ccxt ``fetch_positions``; on spot, the base currency's b
 the last ``fetch_balance`` snapshot (``balances``, written by the same reconciler pass) —
 a spot wallet may hold more than Tradewire bought, so only *less* is a drift. A difference is a
 drift — a liquidation, a manual close or trade on the exchange, an alert whose order the
-ledger missed — and becomes one open ``position_drifts`` row per (account, symbol) with a
-``position_drift`` notification when it appears or changes; the row is resolved when the two
-agree again.
+ledger missed — and becomes one open ``position_drifts`` row per (account, symbol, position
+side) with a ``position_drift`` notification when it appears or changes; the row is resolved
+when the two agree again. A hedge-mode account's long and short positions in a symbol are
+compared side by side (the venue's ``hedged`` positions with ccxt's ``side``).
 
 ``sync_mode`` (per account): ``report`` (default) only reports. ``adopt`` makes the ledger
 follow the venue once the same drift is seen on two passes in a row (a fill that was still
@@ -36,6 +37,7 @@ from app.domain.money import fmt
 from app.domain.orders import OPEN_STATE_VALUES
 from app.domain.symbols import base_quote
 from app.execution import futures
+from app.execution.ledger import NET
 from app.execution.lifecycle import guarded
 from app.execution.venues.base import Venue
 from app.notify import notify_on_commit
@@ -63,6 +65,14 @@ class Drift:
     entry_price: Decimal | None
     kind: str
     detail: str
+    position_side: str = NET
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.symbol, self.position_side
+
+
+Key = tuple[str, str]  # (symbol, position side): "net", or "long" / "short" in hedge mode
 
 
 def check_account(account_id: uuid.UUID, venue: Venue) -> int:
@@ -76,8 +86,9 @@ def check_account(account_id: uuid.UUID, venue: Venue) -> int:
         if account is None:
             return 0
         config = AccountConfig.model_validate(account.settings or {})
-        ledger = dict(session.execute(select(PositionRecord.symbol, PositionRecord.quantity)
-                                      .where(PositionRecord.account_id == account_id)).all())
+        ledger = {(s, side): q for s, side, q in session.execute(
+            select(PositionRecord.symbol, PositionRecord.position_side, PositionRecord.quantity)
+            .where(PositionRecord.account_id == account_id)).all()}
         busy = _busy(session, account_id)
         found = _contract_drifts(venue, ledger, reported) + _spot_drifts(session, venue, account_id, ledger)
         found = [d for d in found if d.symbol not in busy]
@@ -86,22 +97,23 @@ def check_account(account_id: uuid.UUID, venue: Venue) -> int:
         return _record(session, account, venue.name, config.sync_mode, found, busy)
 
 
-def _contract_drifts(venue: Any, ledger: dict[str, Decimal], reported: list | None) -> list[Drift]:
+def _contract_drifts(venue: Any, ledger: dict[Key, Decimal], reported: list | None) -> list[Drift]:
     if reported is None:
         return []
-    on_venue = {p.symbol: p for p in reported}
-    symbols = {s for s, q in ledger.items() if q and venue.is_contract(s)} | set(on_venue)
+    on_venue = {(p.symbol, p.position_side): p for p in reported}
+    keys = {k for k, q in ledger.items() if q and venue.is_contract(k[0])} | set(on_venue)
     drifts = []
-    for symbol in sorted(symbols):
-        ours, theirs = ledger.get(symbol, Decimal(0)), on_venue.get(symbol)
+    for key in sorted(keys):
+        ours, theirs = ledger.get(key, Decimal(0)), on_venue.get(key)
         venue_q = theirs.quantity if theirs is not None else Decimal(0)
         if ours != venue_q:
-            drifts.append(_classify(symbol, ours, venue_q, theirs.entry_price if theirs is not None else None))
+            drifts.append(_classify(key[0], ours, venue_q, theirs.entry_price if theirs is not None else None, key[1]))
     return drifts
 
 
-def _spot_drifts(session: Session, venue: Any, account_id: uuid.UUID, ledger: dict[str, Decimal]) -> list[Drift]:
-    held = {s: q for s, q in ledger.items() if q > 0 and hasattr(venue, "is_contract") and not venue.is_contract(s)}
+def _spot_drifts(session: Session, venue: Any, account_id: uuid.UUID, ledger: dict[Key, Decimal]) -> list[Drift]:
+    held = {s: q for (s, _), q in ledger.items()
+            if q > 0 and hasattr(venue, "is_contract") and not venue.is_contract(s)}
     if not held or not venue.remote:
         return []
     balances = dict(session.execute(select(BalanceRecord.currency, BalanceRecord.total)
@@ -114,16 +126,17 @@ def _spot_drifts(session: Session, venue: Any, account_id: uuid.UUID, ledger: di
     return drifts
 
 
-def _classify(symbol: str, ledger: Decimal, venue: Decimal, entry: Decimal | None) -> Drift:
-    said = f"the ledger holds {fmt(ledger)} {symbol}, the venue {fmt(venue)}"
+def _classify(symbol: str, ledger: Decimal, venue: Decimal, entry: Decimal | None, side: str = NET) -> Drift:
+    which = f" ({side} position)" if side != NET else ""
+    said = f"the ledger holds {fmt(ledger)} {symbol}{which}, the venue {fmt(venue)}"
     if venue == 0:
         return Drift(symbol, ledger, venue, entry, "closed_on_venue",
-                     f"{said}: closed on the venue (liquidation, or closed by hand on the exchange)")
+                     f"{said}: closed on the venue (liquidation, or closed by hand on the exchange)", side)
     if ledger == 0:
         return Drift(symbol, ledger, venue, entry, "unknown_position",
-                     f"{said}: a position the ledger does not know (a trade by hand, or a missed alert)")
+                     f"{said}: a position the ledger does not know (a trade by hand, or a missed alert)", side)
     kind = "side_mismatch" if (ledger > 0) != (venue > 0) else "size_mismatch"
-    return Drift(symbol, ledger, venue, entry, kind, f"{said}: changed on the venue outside Tradewire")
+    return Drift(symbol, ledger, venue, entry, kind, f"{said}: changed on the venue outside Tradewire", side)
 
 
 def _busy(session: Session, account_id: uuid.UUID) -> set[str]:
@@ -154,11 +167,11 @@ def _forget_contradicted(session: Session, account_id: uuid.UUID, reported: list
 def _record(session: Session, account: Account, venue: str, sync_mode: str, found: list[Drift],
             busy: set[str]) -> int:
     now = datetime.now(UTC)
-    open_rows = {r.symbol: r for r in session.execute(select(PositionDriftRecord).where(
+    open_rows = {(r.symbol, r.position_side): r for r in session.execute(select(PositionDriftRecord).where(
         PositionDriftRecord.account_id == account.id, PositionDriftRecord.resolved_at.is_(None))).scalars()}
     new = 0
     for drift in found:
-        row = open_rows.pop(drift.symbol, None)
+        row = open_rows.pop(drift.key, None)
         if row is not None and (row.ledger_quantity, row.venue_quantity) == (drift.ledger, drift.venue):
             row.last_seen_at = now
             if sync_mode == "adopt":
@@ -166,15 +179,16 @@ def _record(session: Session, account: Account, venue: str, sync_mode: str, foun
             continue
         if row is not None:
             row.resolved_at = now
-            session.flush()  # one open row per (account, symbol)
+            session.flush()  # one open row per (account, symbol, position side)
         session.add(PositionDriftRecord(
-            id=uuid.uuid4(), account_id=account.id, venue=venue, symbol=drift.symbol, kind=drift.kind,
+            id=uuid.uuid4(), account_id=account.id, venue=venue, symbol=drift.symbol,
+            position_side=drift.position_side, kind=drift.kind,
             ledger_quantity=drift.ledger, venue_quantity=drift.venue, venue_entry_price=drift.entry_price,
             sync_mode=sync_mode, action="reported", detail=drift.detail, detected_at=now, last_seen_at=now))
         _notify(session, account.name, venue, sync_mode, drift)
         log.warning("position drift on %s, account %s: %s", venue, account.name, drift.detail)
         new += 1
-    for symbol, row in open_rows.items():
+    for (symbol, _), row in open_rows.items():
         if symbol not in busy:
             row.resolved_at = now
     return new
@@ -184,10 +198,12 @@ def _adopt(session: Session, account_id: uuid.UUID, drift: Drift, row: PositionD
     """The ledger follows the venue: the position set to the venue's quantity (and entry
     price), marked on the drift row; realised PnL and fills untouched."""
     position = session.execute(select(PositionRecord).where(
-        PositionRecord.account_id == account_id, PositionRecord.symbol == drift.symbol).with_for_update()
+        PositionRecord.account_id == account_id, PositionRecord.symbol == drift.symbol,
+        PositionRecord.position_side == drift.position_side).with_for_update()
     ).scalar_one_or_none()
     if position is None:
-        position = PositionRecord(account_id=account_id, symbol=drift.symbol, quantity=Decimal(0))
+        position = PositionRecord(account_id=account_id, symbol=drift.symbol, position_side=drift.position_side,
+                                  quantity=Decimal(0))
         session.add(position)
     elif position.quantity != drift.ledger:
         return  # the ledger moved since it was read: the next pass looks again
@@ -201,7 +217,8 @@ def _adopt(session: Session, account_id: uuid.UUID, drift: Drift, row: PositionD
 
 def _notify(session: Session, account: str, venue: str, sync_mode: str, drift: Drift) -> None:
     notify_on_commit(session, "position_drift", {
-        "account": account, "venue": venue, "symbol": drift.symbol, "kind": drift.kind,
+        "account": account, "venue": venue, "symbol": drift.symbol, "position_side": drift.position_side,
+        "kind": drift.kind,
         "ledger_quantity": drift.ledger, "venue_quantity": drift.venue, "sync_mode": sync_mode,
         "detail": drift.detail,
     })

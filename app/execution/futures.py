@@ -11,8 +11,9 @@ a setting is sent once, never again before each order.
 
 A setting the venue refuses refuses the entry: its order is DENIED with the venue's message
 and nothing is sent — never an order at the wrong leverage. A venue that cannot be reached
-leaves the intent pending (the sweeper brings it back). Hedge mode is refused: the ledger
-keeps one net position per (account, symbol).
+leaves the intent pending (the sweeper brings it back). ``position_mode = "hedge"`` is set
+with the account's first entry in the symbol (Binance and Bybit refuse the switch while a
+position is open: the entry is then refused with the venue's message).
 
 No session is held across a venue call: read, call, then write.
 """
@@ -35,7 +36,7 @@ from app.errors import OrderRejected, VenueError
 from app.execution.lifecycle import guarded
 from app.execution.venues.base import Venue
 from app.persistence.models import Account, FuturesSettingRecord, OrderEventRecord, OrderIntentRecord, SignalRecord
-from app.risk.futures import HEDGE_REFUSAL, wanted
+from app.risk.futures import wanted
 
 log = logging.getLogger(__name__)
 FIELDS = ("position_mode", "margin_mode", "leverage")  # the order they are set in
@@ -138,9 +139,7 @@ def _load(intent_id: uuid.UUID, venue: Venue) -> _Entry | None:
     entry = _Entry(row.account_id, intent_id, row.symbol,
                    {"position_mode": config.futures.position_mode, "margin_mode": want.margin_mode,
                     "leverage": want.leverage}, known)
-    if config.futures.position_mode == "hedge" or payload.get("position_side"):
-        entry.refusal = HEDGE_REFUSAL
-    elif want.leverage is not None and want.max_leverage is not None and want.leverage > want.max_leverage:
+    if want.leverage is not None and want.max_leverage is not None and want.leverage > want.max_leverage:
         entry.refusal = (f"leverage {fmt(want.leverage)}x ({want.leverage_from}) exceeds max_leverage "
                          f"{fmt(want.max_leverage)}x for {row.symbol}")
     return entry

@@ -75,6 +75,7 @@ def request_for(intent: OrderIntentRecord) -> OrderRequest:
         reference_price=intent.reference_price,
         trigger=trigger,
         trigger_price=intent.trigger_price if trigger else None,
+        position_side=intent.position_side,
     )
 
 

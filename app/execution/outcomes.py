@@ -50,7 +50,7 @@ def emit_for(session: Session, order: OrderRecord, before: OrderStatus, filled_b
     if status == before and order.filled_quantity == filled_before:
         return
     payload = {"order_id": str(order.id), "account_id": str(order.account_id), "symbol": order.symbol,
-               "venue": order.venue}
+               "venue": order.venue} | ({"position_side": order.position_side} if order.position_side else {})
     if known.entry and known.wants_protection and status in FILL_FINAL and before not in FILL_FINAL \
             and order.filled_quantity > 0:
         events.emit(session, events.ENTRY_FILLED, payload | {"intent_id": str(known.intent_id)},
@@ -59,7 +59,8 @@ def emit_for(session: Session, order: OrderRecord, before: OrderStatus, filled_b
         # an exit ladder is sized on every fill of its entry, partial ones included
         events.emit(session, events.ENTRY_FILLED, payload | {"intent_id": str(known.intent_id)},
                     signal_id=known.signal_id, order_id=order.id)
-    if order.filled_quantity > filled_before and ledger.position_quantity(session, order.account_id, order.symbol) == 0 \
+    if order.filled_quantity > filled_before and ledger.position_quantity(session, order.account_id, order.symbol,
+                                                                                order.position_side) == 0 \
             and (_protective_open(session, order) or _ladder_active(session, order)):
         events.emit(session, events.POSITION_FLAT, payload, signal_id=known.signal_id, order_id=order.id)
 

@@ -31,7 +31,7 @@ from app.domain.money import fmt
 from app.domain.orders import TERMINAL, OrderStatus, intent_predecessors
 from app.errors import ConfigError, VenueError
 from app.execution import futures, lifecycle, outcomes
-from app.execution.ledger import finish_intent, insert_transitions, transition
+from app.execution.ledger import NET, finish_intent, insert_transitions, transition
 from app.execution.lifecycle import Ticket
 from app.execution.markets import refresh_markets_if_stale
 from app.execution.venues.registry import venue_for
@@ -158,13 +158,15 @@ _CLAIM = _claim_statement()
 def _reducible(session: Session, intent: OrderIntentRecord) -> tuple[Decimal, str | None]:
     """The quantity to send (base units) and why it differs from the intent's, if it does.
 
-    Only reduce-only entry intents are cut: to ``|position|`` minus the unfilled rest of the
-    account's other open reduce-only orders on the same side (exits already on the venue).
+    Only reduce-only entry intents are cut: to ``|position|`` (the net position, or in hedge
+    mode the intent's side's) minus the unfilled rest of the account's other open reduce-only
+    orders on the same side and position (exits already on the venue).
     """
     if not intent.reduce_only or intent.purpose != "entry":
         return intent.quantity, None
     position, reserved = session.execute(
-        _REDUCIBLE, {"account_id": intent.account_id, "symbol": intent.symbol, "side": intent.side, "intent_id": intent.id}
+        _REDUCIBLE, {"account_id": intent.account_id, "symbol": intent.symbol, "side": intent.side, "intent_id": intent.id,
+                     "position_side": intent.position_side or NET}
     ).one()
     position, reserved = position or Decimal(0), reserved or Decimal(0)
     reduces = (intent.side == OrderSide.SELL.value and position > 0) or (intent.side == OrderSide.BUY.value and position < 0)
@@ -184,10 +186,12 @@ def _reducible_query():
         select(func.sum(I.quantity - func.coalesce(O.filled_quantity, 0)))
         .select_from(I).outerjoin(O, O.intent_id == I.id)
         .where(I.account_id == account_id, I.symbol == symbol, I.side == bindparam("side"), I.reduce_only,
-               I.purpose == "entry", I.status == IntentStatus.SUBMITTING.value, I.id != bindparam("intent_id"))
+               I.purpose == "entry", I.status == IntentStatus.SUBMITTING.value, I.id != bindparam("intent_id"),
+               func.coalesce(I.position_side, NET) == bindparam("position_side"))
         .scalar_subquery()
     )
-    position = select(P.quantity).where(P.account_id == account_id, P.symbol == symbol).scalar_subquery()
+    position = select(P.quantity).where(P.account_id == account_id, P.symbol == symbol,
+                                        P.position_side == bindparam("position_side")).scalar_subquery()
     return select(position, reserved)
 
 
@@ -253,6 +257,7 @@ def _order_values(intent: OrderIntentRecord, now: datetime) -> dict[str, Any]:
         "client_order_id": intent.client_order_id,
         "status": OrderStatus.INITIALIZED.value,
         "created_at": now,
+        "position_side": intent.position_side,
     }
 
 

@@ -42,7 +42,8 @@ def _entry_filled(payload: dict[str, Any]) -> str:
 
 
 def _position_flat(payload: dict[str, Any]) -> str:
-    cancelled = protective.cancel_open(uuid.UUID(payload["account_id"]), payload["symbol"])
+    cancelled = protective.cancel_open(uuid.UUID(payload["account_id"]), payload["symbol"],
+                                       position_side=payload.get("position_side"))
     ladders = ladder.cancel_for(uuid.UUID(payload["account_id"]), payload["symbol"])
     return f"{cancelled} protective order(s) cancelled" + (f", {ladders} exit ladder(s) cancelled" if ladders else "")
 

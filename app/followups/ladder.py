@@ -40,6 +40,7 @@ from app.domain import ladder as model
 from app.domain.enums import IntentStatus, OrderSide, OrderType
 from app.domain.intents import client_order_id_for
 from app.domain.marketdata import Quote
+from app.execution.ledger import NET
 from app.marketdata import cache
 from app.marketdata.sources import source_config
 from app.notify import notify_on_commit, plain
@@ -106,7 +107,7 @@ def _start_or_resize(session: Session, entry: OrderIntentRecord, order: OrderRec
     inserted = session.execute(pg_insert(ExitLadderRecord).values(
         id=ladder_id, entry_intent_id=entry.id, signal_id=entry.signal_id, account_id=entry.account_id,
         venue=entry.venue, symbol=entry.symbol, source=source, side=side.value, mode="emulated",
-        spec=spec.model_dump(mode="json", exclude_none=True), version=0, **_columns(state),
+        position_side=entry.position_side, spec=spec.model_dump(mode="json", exclude_none=True), version=0, **_columns(state),
     ).on_conflict_do_nothing().returning(ExitLadderRecord.id)).scalar_one_or_none()
     row = session.get(ExitLadderRecord, ladder_id, with_for_update=True, populate_existing=True)
     if inserted is not None:
@@ -229,9 +230,10 @@ def cancel_for(account_id: uuid.UUID, symbol: str) -> int:
 
 
 def _position_gone(session: Session, row: ExitLadderRecord) -> bool:
-    """The position the ladder protects is flat or reversed."""
+    """The position the ladder protects (the net one, or in hedge mode its side's) is flat or reversed."""
     quantity = session.execute(select(PositionRecord.quantity).where(
-        PositionRecord.account_id == row.account_id, PositionRecord.symbol == row.symbol)).scalar_one_or_none()
+        PositionRecord.account_id == row.account_id, PositionRecord.symbol == row.symbol,
+        PositionRecord.position_side == (row.position_side or NET))).scalar_one_or_none()
     quantity = quantity or Decimal(0)
     return quantity <= 0 if row.side == OrderSide.BUY.value else quantity >= 0
 
@@ -282,6 +284,7 @@ def _exit(session: Session, row: ExitLadderRecord, entry: OrderIntentRecord, mov
         time_in_force=None, reduce_only=True, stop_loss=None, take_profit=None,
         sequence=entry.sequence + SEQUENCE_OFFSET + version, client_order_id=client_order_id_for(intent_id),
         status=IntentStatus.PENDING.value, purpose="entry", parent_intent_id=entry.id, trigger_price=move.trigger,
+        position_side=entry.position_side,
     ).on_conflict_do_nothing().returning(OrderIntentRecord.id)).scalar_one_or_none()
     if inserted is not None:
         events.emit(session, events.INTENT_READY, {"intent_id": str(intent_id), "venue": entry.venue},

@@ -68,13 +68,15 @@ def place_for(entry_intent_id: uuid.UUID) -> list[uuid.UUID]:
     return created
 
 
-def cancel_open(account_id: uuid.UUID, symbol: str, order_ids: list[uuid.UUID] | None = None) -> int:
+def cancel_open(account_id: uuid.UUID, symbol: str, order_ids: list[uuid.UUID] | None = None,
+                position_side: str | None = None) -> int:
     """Cancel the account's open protective orders in ``symbol`` (the position is closed;
-    ``order_ids``: them, already read). Returns how many were cancelled; failures are logged
-    and left to the reconciler."""
+    ``order_ids``: them, already read; ``position_side``: in hedge mode, only the orders of
+    that position). Returns how many were cancelled; failures are logged and left to the
+    reconciler."""
     if order_ids is None:
         with unit_of_work() as session:
-            order_ids = open_protective(session, account_id, symbol)
+            order_ids = open_protective(session, account_id, symbol, position_side)
     done = 0
     for order_id in order_ids:
         try:
@@ -87,14 +89,19 @@ def cancel_open(account_id: uuid.UUID, symbol: str, order_ids: list[uuid.UUID] |
     return done
 
 
-def open_protective(session: Session, account_id: uuid.UUID, symbol: str) -> list[uuid.UUID]:
-    """The ids of the account's open protective orders in ``symbol``."""
-    return list(session.execute(
+def open_protective(session: Session, account_id: uuid.UUID, symbol: str,
+                    position_side: str | None = None) -> list[uuid.UUID]:
+    """The ids of the account's open protective orders in ``symbol`` (of the hedge-mode
+    ``position_side`` when given, else of every position in the symbol)."""
+    query = (
         select(OrderRecord.id)
         .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
         .where(OrderRecord.account_id == account_id, OrderRecord.symbol == symbol,
                OrderRecord.status.in_(OPEN_STATE_VALUES), OrderIntentRecord.purpose.in_(PROTECTIVE))
-    ).scalars())
+    )
+    if position_side is not None:
+        query = query.where(OrderIntentRecord.position_side == position_side)
+    return list(session.execute(query).scalars())
 
 
 def _venue_can(entry: OrderIntentRecord) -> bool:
@@ -121,4 +128,5 @@ def _protective_values(entry: OrderIntentRecord, order: OrderRecord, trigger: Tr
         "sequence": entry.sequence + SEQUENCE_OFFSET + (0 if trigger == Trigger.STOP_LOSS else 1),
         "client_order_id": client_order_id_for(new_id), "status": IntentStatus.PENDING.value,
         "purpose": trigger.value, "parent_intent_id": entry.id, "trigger_price": price,
+        "position_side": entry.position_side,
     }

@@ -235,32 +235,34 @@ def _cancel_all(session: Session, sub: Subscriber, signal: Signal) -> Outcome:
     return Outcome(sub, None, RiskDecision(True, (check,)), parts=(), venue=venue)
 
 
-_OPEN_SYMBOLS = text(
-    "SELECT symbol FROM positions WHERE account_id = :account_id AND quantity <> 0 "
+_OPEN_POSITIONS = text(
+    "SELECT symbol, position_side FROM positions WHERE account_id = :account_id AND quantity <> 0 "
     "AND (CAST(:symbol AS VARCHAR) IS NULL OR symbol = :symbol) "
-    "UNION SELECT symbol FROM order_intents WHERE account_id = :account_id AND purpose = 'entry' "
-    "AND status IN ('pending', 'submitting') AND reduce_only IS FALSE "
-    "AND (CAST(:symbol AS VARCHAR) IS NULL OR symbol = :symbol) ORDER BY symbol"
+    "UNION SELECT symbol, coalesce(position_side, 'net') FROM order_intents WHERE account_id = :account_id "
+    "AND purpose = 'entry' AND status IN ('pending', 'submitting') AND reduce_only IS FALSE "
+    "AND (CAST(:symbol AS VARCHAR) IS NULL OR symbol = :symbol) ORDER BY 1, 2"
 )
 
 
 def _close_all(session: Session, strategy: StrategyRef, sub: Subscriber, signal: Signal) -> Outcome:
     """``close_all``: one reduce-only exit per open (or opening) position of the account (in
-    the symbol), each decided by the risk engine as an ``exit`` under its symbol's lock, so
-    orders in flight are counted. The account's decision is approved when any exit is."""
+    the symbol; a hedge-mode account's long and short each), each decided by the risk engine
+    as an ``exit`` under its symbol's lock, so orders in flight are counted. The account's
+    decision is approved when any exit is."""
     symbol = _bulk_symbol(signal)
-    symbols = [row[0] for row in session.connection().execute(
-        _OPEN_SYMBOLS, {"account_id": sub.account_id, "symbol": symbol})]
+    positions = session.connection().execute(_OPEN_POSITIONS, {"account_id": sub.account_id, "symbol": symbol}).all()
     parts, checks = [], []
-    for each in symbols:
+    for each, side in positions:
         exit_signal = signal.model_copy(update={
             "action": Action.EXIT, "symbol": each, "size": None, "target_position": PositionSide.FLAT,
-            "order_type": OrderType.MARKET, "limit_price": None, "time_in_force": None, "prev_position": None})
+            "order_type": OrderType.MARKET, "limit_price": None, "time_in_force": None, "prev_position": None,
+            "position_side": None if side == "net" else PositionSide(side)})
         loaded = load_context(session, sub.account_id, strategy.id, exit_signal,
                               account_wide=sub.account_wide_lock, reads=sub.risk_reads)
         decision = evaluate(loaded.context)
         parts.append(Part(loaded, exit_signal, decision))
-        checks += [replace(c, name=f"{each} {c.name}") for c in decision.checks]
+        where = each if side == "net" else f"{each} {side}"
+        checks += [replace(c, name=f"{where} {c.name}") for c in decision.checks]
     if not parts:
         where = f" in {symbol}" if symbol else ""
         check = CheckOutcome("close_all", True, detail=f"no open position{where}: nothing to close")
@@ -544,6 +546,7 @@ def _intent_rows(
                 "status": IntentStatus.PENDING.value,
                 "created_at": now,
                 "attempts": 0,
+                "position_side": plan.position_side.value if plan.position_side else None,
             }
         )
         queued.append(QueuedIntent(intent_id, client_order_id, loaded.venue))

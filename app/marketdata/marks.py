@@ -24,7 +24,9 @@ class Marked:
 
 @dataclass(frozen=True)
 class AccountMarks:
-    positions: dict[str, Marked]
+    """``positions`` by (symbol, position side): ``net``, or ``long`` / ``short`` in hedge mode."""
+
+    positions: dict[tuple[str, str], Marked]
     equity: Decimal | None
     unrealized: Decimal | None
     exposure: Decimal | None
@@ -34,7 +36,7 @@ def mark_account(config: AccountConfig, cash: Decimal, holdings: list[Holding]) 
     """Mark ``holdings`` with fresh quotes of the account's market-data source. Totals are None
     when no position could be marked (no source, stale or missing quotes, Redis down)."""
     source = market_data_source(config)
-    marked: dict[str, Marked] = {}
+    marked: dict[tuple[str, str], Marked] = {}
     if source is not None:
         max_age = source_config(source).max_quote_age_seconds
         for h in holdings:
@@ -43,13 +45,13 @@ def mark_account(config: AccountConfig, cash: Decimal, holdings: list[Holding]) 
             except Exception:  # Redis down: positions stay unmarked
                 quote = None
             mark = mark_price(quote.bid, quote.ask, quote.last, h.quantity) if quote is not None else None
-            marked[h.symbol] = Marked(h.symbol, mark, abs(h.quantity) * mark if mark is not None else None,
+            marked[(h.symbol, getattr(h, "position_side", "net"))] = Marked(h.symbol, mark, abs(h.quantity) * mark if mark is not None else None,
                                       unrealized_pnl(h.quantity, h.average_price, mark) if mark is not None else None)
-    prices = {s: m.mark for s, m in marked.items() if m.mark is not None}
+    prices = {s: m.mark for (s, _), m in marked.items() if m.mark is not None}
     if not prices:
         return AccountMarks(marked, None, None, None)
     quote_currency = config.quote_currency
-    in_quote = [m for s, m in marked.items() if m.mark is not None and base_quote(s)[1] == quote_currency]
+    in_quote = [m for (s, _), m in marked.items() if m.mark is not None and base_quote(s)[1] == quote_currency]
     return AccountMarks(
         marked,
         marked_equity(cash, holdings, quote_currency, prices),

@@ -466,13 +466,13 @@ class FuturesSettingRecord(Base):
 class PositionDriftRecord(Base):
     """A difference between the ledger's position and the venue's, as the reconciler found it
     (a liquidation, a manual close on the exchange, a missed alert). One open row per
-    (account, symbol) while it lasts (``resolved_at`` empty); ``action`` says what was done:
+    (account, symbol, position side) while it lasts (``resolved_at`` empty); ``action`` says what was done:
     ``reported`` (``sync_mode = "report"``) or ``adopted`` (the ledger was moved to the venue's
     quantity by an adjustment, never a fill)."""
 
     __tablename__ = "position_drifts"
     __table_args__ = (
-        Index("uq_position_drifts_open", "account_id", "symbol", unique=True,
+        Index("uq_position_drifts_open", "account_id", "symbol", "position_side", unique=True,
               postgresql_where=text("resolved_at IS NULL")),
         Index("ix_position_drifts_detected_at", "detected_at"),
     )
@@ -480,6 +480,7 @@ class PositionDriftRecord(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
     venue: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(64))
+    position_side: Mapped[str] = mapped_column(String(8), default="net", server_default="net")
     kind: Mapped[str] = mapped_column(String(32))
     ledger_quantity: Mapped[Decimal] = mapped_column(Money)
     venue_quantity: Mapped[Decimal] = mapped_column(Money)

@@ -18,7 +18,8 @@ def _order(symbol: str, o: OrderPlan) -> dict[str, Any]:
     """One order of a dry run's answer: quantity after the venue's precision (base units),
     price and notional (quote)."""
     return {"symbol": symbol, "side": o.side.value, "type": o.order_type.value, "quantity": o.quantity,
-            "limit_price": o.limit_price, "price": o.price, "notional": o.notional, "reduce_only": o.reduce_only}
+            "limit_price": o.limit_price, "price": o.price, "notional": o.notional, "reduce_only": o.reduce_only} | (
+        {"position_side": o.position_side.value} if o.position_side else {})
 
 
 def rebalance_dry_run(session: Session, strategy: StrategyRef, signal: Signal) -> dict[str, Any]:

@@ -38,6 +38,8 @@ class AccountState:
     ``orders_last_minute``: intents created in the last 60 s; ``last_order_at``: newest
     intent for this symbol (cooldown); ``realized_pnl_today``: since 00:00 UTC, net of fees;
     ``daily_loss_armed``: False after an operator's reset today (the limit then waits for tomorrow).
+    In hedge mode ``position`` and ``in_flight`` are those of the side the signal acts on and
+    ``opposite`` is the other side's expected position.
     """
 
     trading_state: TradingState
@@ -49,6 +51,7 @@ class AccountState:
     realized_pnl_today: Decimal = Decimal(0)
     daily_loss_armed: bool = True
     in_flight: Decimal = Decimal(0)
+    opposite: Decimal = Decimal(0)  # hedge mode: the other side's position, in flight included
 
     @property
     def expected(self) -> Decimal:
@@ -71,6 +74,9 @@ class RiskContext:
     market: MarketView = NO_MARKET
     offset_problem: str | None = None
     account: AccountConfig | None = None  # futures settings (app.risk.futures); None: none checked
+    # Hedge mode (app.risk.futures.hedge_side): the position (long / short) the signal acts on;
+    # ``state`` is then that position's. None: the one-way (net) position.
+    hedge_side: PositionSide | None = None
 
     @property
     def side(self) -> OrderSide:
@@ -79,6 +85,8 @@ class RiskContext:
             return OrderSide.BUY
         if self.signal.action == Action.SELL:
             return OrderSide.SELL
+        if self.hedge_side is not None:
+            return OrderSide.SELL if self.hedge_side == PositionSide.LONG else OrderSide.BUY
         return OrderSide.SELL if self.state.expected > 0 else OrderSide.BUY
 
     @cached_property
@@ -195,6 +203,9 @@ def plan_target(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     target, why = target_of(signal, ctx.state.equity, ctx.price)
     if why is not None:
         return why, ()
+    if ctx.hedge_side is not None:
+        why, plans = _plan_hedged(ctx, target)
+        return why, tuple(p if p.position_side else replace(p, position_side=ctx.hedge_side) for p in plans)
     if target is not None:
         return plan_to_target(signal, position, target, ctx.price)
     close_side = OrderSide.SELL if position > 0 else OrderSide.BUY
@@ -220,6 +231,43 @@ def plan_target(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     return None, (close, opening)
 
 
+def _plan_hedged(ctx: RiskContext, target: Decimal | None) -> tuple[str | None, Plans]:
+    """Hedge mode: the orders on one side's position (a long is never below 0, a short never
+    above): a buy opens or adds to the long and a sell closes it (reduce-only, the whole long
+    or the signal's base size / percent of it), mirrored for the short. A reversal alert
+    (TradingView's ``prev_position`` long, target short, or the reverse) first closes what the
+    other side holds (reduce-only, on that side), then opens this one."""
+    signal, position, side = ctx.signal, ctx.state.expected, ctx.hedge_side
+    long = side == PositionSide.LONG
+    opens, closes = (OrderSide.BUY, OrderSide.SELL) if long else (OrderSide.SELL, OrderSide.BUY)
+    other = PositionSide.SHORT if long else PositionSide.LONG
+    reversal = () if ctx.state.opposite == 0 or signal.prev_position != other else (
+        OrderPlan(opens, abs(ctx.state.opposite), ctx.price, reduce_only=True, position_side=other),)
+    if target is not None:
+        if target != 0 and (target > 0) != long:
+            return (f"target {fmt(target)} is a {'short' if long else 'long'} position but the signal acts on "
+                    f"the {side.value} position"), ()
+        why, plans = plan_to_target(signal, position, target, ctx.price)
+        return why, (reversal + plans if why is None and target != 0 else plans)
+    if _closes(signal) or (signal.action == Action.SELL) == long:
+        if position == 0:
+            return (f"{signal.action} closes the {side.value} {signal.symbol} position but there is none "
+                    f"(position {_describe_position(ctx.state)})"), ()
+        return None, (OrderPlan(closes, _hedged_close_quantity(signal, position), ctx.price, reduce_only=True),)
+    return None, reversal + (
+        OrderPlan(opens, Decimal(0), ctx.price, signal.order_type, signal.limit_price, signal.time_in_force),)
+
+
+def _hedged_close_quantity(signal: Signal, position: Decimal) -> Decimal:
+    """A hedge-mode close: the whole side, a percent of it, or a base size up to it."""
+    size = signal.size
+    if size is not None and size.unit == SizeUnit.PERCENT_POSITION:
+        return abs(position) * min(size.amount, Decimal(100)) / Decimal(100)
+    if size is not None and size.unit in (SizeUnit.BASE, SizeUnit.CONTRACTS):
+        return min(size.amount, abs(position))
+    return abs(position)
+
+
 def size_orders(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
     if not any(p.quantity == 0 for p in plans):
         return None, plans
@@ -243,6 +291,8 @@ def check_caps(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
                 f"the limit is {limits.max_open_positions}"), plans
     position = state.expected
     for plan in plans:
+        if plan.position_side != ctx.hedge_side:
+            continue  # a hedge-mode reversal's close of the other side: reduce-only, another position
         position = _position_after(position, plan)
         reason = None if plan.reduce_only else _notional_caps(ctx, plan, position)
         if reason:
@@ -385,6 +435,8 @@ def _may_reduce(ctx: RiskContext) -> bool:
     signal, position = ctx.signal, ctx.state.expected
     if _closes(signal) or signal.action in (Action.HOLD, Action.CANCEL):
         return True
+    if ctx.hedge_side is not None and (signal.action == Action.SELL) == (ctx.hedge_side == PositionSide.LONG):
+        return position != 0  # it closes (part of) the side
     target, _ = target_of(signal, ctx.state.equity, ctx.price)
     if target is not None:
         return target == 0 or ((target > 0) == (position > 0) and abs(target) <= abs(position))

@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Boolean, Select, bindparam, case, func, null,
 from sqlalchemy.orm import Session
 
 from app.config_file import AccountConfig, StrategyConfig
-from app.domain.enums import IntentStatus, TradingState
+from app.domain.enums import IntentStatus, PositionSide, TradingState
 from app.domain.equity import equity
 from app.domain.orders import OrderStatus
 from app.domain.signal import Signal
@@ -30,6 +30,9 @@ from app.persistence.models import (
     Strategy,
 )
 from app.risk.engine import AccountState, RiskContext
+from app.domain.symbols import is_derivative
+from app.execution.ledger import NET
+from app.risk.futures import hedge_side, is_hedged
 from app.risk.market import market_view
 from app.risk.rules import ccxt_rules, paper_rules
 
@@ -66,6 +69,7 @@ def load_context(
     the others are not evaluated (a CASE keeps PostgreSQL from running their subqueries).
     """
     market = market_view(session, account_id, signal, wait=lock)  # before the lock: it may wait for a first quote
+    side = hedge_side(signal) if is_derivative(signal.symbol) else None
     if lock:
         # A statement of its own: in READ COMMITTED the next statement's snapshot is taken
         # after the lock is granted, so it sees what the previous holder committed (a
@@ -80,9 +84,14 @@ def load_context(
         _STATE,
         {"account_id": account_id, "strategy_id": strategy_id, "symbol": signal.symbol,
          "minute_ago": now - timedelta(seconds=60), "midnight": midnight,
+         "hedge_side": side.value if side is not None else "", "read_hedge_side": side is not None,
+         "other_side": _other(side).value if side is not None else "",
          **{f"read_{name}": reads is None or name in reads for name in OPTIONAL_READS}},
     ).one()
     config = parsed_account_config(row.settings)
+    hedged = side if is_hedged(config, signal.symbol) else None
+    position, in_flight = (row.side_position, row.side_in_flight) if hedged else (row.position, row.in_flight)
+    other = (row.other_position or Decimal(0)) + (row.other_in_flight or Decimal(0)) if hedged else Decimal(0)
     trading_state = TradingState(row.trading_state)
     if _lapsed(row, midnight):
         record_state_change(session, account_id, TradingState.ACTIVE, "new UTC day", at=midnight)
@@ -90,19 +99,20 @@ def load_context(
     holdings = [_Holding(*h) for h in zip(row.spot_symbols or (), row.spot_quantities or (), row.spot_prices or ())]
     state = AccountState(
         trading_state=trading_state,
-        position=row.position if row.position is not None else Decimal(0),
+        position=position if position is not None else Decimal(0),
         equity=equity(row.cash or Decimal(0), holdings, config.quote_currency),
         open_symbols=frozenset(row.open_symbols or ()),
         orders_last_minute=row.orders_last_minute or 0,
         last_order_at=row.last_order_at,
         realized_pnl_today=row.realized_today or Decimal(0),
-        in_flight=row.in_flight if row.in_flight is not None else Decimal(0),
+        in_flight=in_flight if in_flight is not None else Decimal(0),
+        opposite=other,
         daily_loss_armed=not (row.state_reason == OPERATOR_REASON and _since(row.state_changed_at, midnight)),
     )
     strategy_config = parsed_strategy_config(row.strategy_settings)
     rules = paper_rules(signal.symbol, config.min_notional) if row.venue == "paper" else ccxt_rules(row.venue, signal.symbol, row.market)
     return Loaded(account_id, row.venue, RiskContext(signal, state, config.risk, strategy_config, rules, now, market,
-                                                       account=config))
+                                                       account=config, hedge_side=hedged))
 
 
 def _state_query() -> Select:
@@ -110,7 +120,10 @@ def _state_query() -> Select:
     once with bind parameters.
 
     Equity (``app.domain.equity``) needs the balance in the account's quote currency (read
-    from its settings here) and its spot positions (as three arrays).
+    from its settings here) and its spot positions (as three arrays). The position and the
+    orders in flight are read for the one-way (net) position and, when ``read_hedge_side``,
+    for the hedge-mode side ``hedge_side`` and the ``other_side`` too: which counts depends on
+    the account's settings, read by the same statement.
     """
     P, I, F, B, M, a = PositionRecord, OrderIntentRecord, FillRecord, BalanceRecord, MarketRecord, Account
     O = OrderRecord
@@ -123,8 +136,19 @@ def _state_query() -> Select:
     return select(
         a.venue, a.trading_state, a.state_reason, a.state_changed_at, a.settings,
         select(Strategy.settings).where(Strategy.id == bindparam("strategy_id")).scalar_subquery().label("strategy_settings"),
-        select(P.quantity).where(P.account_id == account_id, P.symbol == symbol).scalar_subquery().label("position"),
-        _in_flight(account_id, symbol).label("in_flight"),
+        select(P.quantity).where(P.account_id == account_id, P.symbol == symbol, P.position_side == NET)
+        .scalar_subquery().label("position"),
+        _in_flight(account_id, symbol, I.position_side.is_(None)).label("in_flight"),
+        _optional("hedge_side", select(P.quantity).where(
+            P.account_id == account_id, P.symbol == symbol, P.position_side == bindparam("hedge_side"))
+            .scalar_subquery(), label="side_position"),
+        _optional("hedge_side", _in_flight(account_id, symbol, I.position_side == bindparam("hedge_side")),
+                  label="side_in_flight"),
+        _optional("hedge_side", select(P.quantity).where(
+            P.account_id == account_id, P.symbol == symbol, P.position_side == bindparam("other_side"))
+            .scalar_subquery(), label="other_position"),
+        _optional("hedge_side", _in_flight(account_id, symbol, I.position_side == bindparam("other_side")),
+                  label="other_in_flight"),
         select(B.total).where(B.account_id == account_id, B.currency == _quote_of(a)).scalar_subquery().label("cash"),
         *(select(func.array_agg(column)).where(P.account_id == account_id, P.quantity != 0, ~P.symbol.contains(":"))
           .scalar_subquery().label(f"spot_{name}")
@@ -140,8 +164,9 @@ def _state_query() -> Select:
     ).where(a.id == account_id)
 
 
-def _in_flight(account_id: Any, symbol: Any) -> Any:
-    """Signed base quantity of (account, symbol) orders on their way and not yet filled.
+def _in_flight(account_id: Any, symbol: Any, side: Any) -> Any:
+    """Signed base quantity of (account, symbol) orders on their way and not yet filled, on the
+    position ``side`` selects (a condition on the intent's ``position_side``).
 
     Counted: entry intents not yet sent (pending), sent with no answer yet or in doubt
     (submitting, order SUBMITTED), market orders not yet final, and open reduce-only orders
@@ -155,7 +180,7 @@ def _in_flight(account_id: Any, symbol: Any) -> Any:
         .select_from(I)
         .outerjoin(O, O.intent_id == I.id)
         .where(
-            I.account_id == account_id, I.symbol == symbol, I.purpose == "entry",
+            I.account_id == account_id, I.symbol == symbol, I.purpose == "entry", side,
             I.status.in_(IN_FLIGHT_INTENTS),
             or_(O.id.is_(None), O.status == OrderStatus.SUBMITTED.value, I.order_type == "market", I.reduce_only),
         )
@@ -179,13 +204,17 @@ class _Holding:
 OPTIONAL_READS = ("open_symbols", "orders_last_minute", "last_order_at", "realized_today")
 
 
-def _optional(name: str, expression: Any) -> Any:
-    return case((bindparam(f"read_{name}", type_=Boolean), expression), else_=null()).label(name)
+def _optional(name: str, expression: Any, label: str | None = None) -> Any:
+    return case((bindparam(f"read_{name}", type_=Boolean), expression), else_=null()).label(label or name)
 
 
 _STATE = _state_query()
 LOCK_ACCOUNT = select(Account.id).where(Account.id == bindparam("account_id")).with_for_update()
 _SYMBOL_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
+def _other(side: PositionSide) -> PositionSide:
+    return PositionSide.SHORT if side == PositionSide.LONG else PositionSide.LONG
 
 
 def _lock_key(account_id: uuid.UUID, symbol: str) -> int:

@@ -1,5 +1,5 @@
 """In-memory state of the fake Bybit v5 *linear perpetual* venue (unified account, one-way
-position mode): instruments, a USDT wallet, positions, orders (including conditional
+or hedge position mode): instruments, a USDT wallet, positions, orders (including conditional
 stop-loss / take-profit orders) and executions.
 
 No HTTP here: :mod:`tests.venues.bybit_linear` authenticates and calls these methods with the
@@ -17,6 +17,12 @@ fees ``taker`` / ``maker`` of the notional in USDT, margin = notional / the symb
 when a test calls :meth:`LinearEngine.liquidate`. A reduce-only order larger than the position
 is cut to the position's size (as Bybit does); with no opposite position it is refused
 (110017); a triggered reduce-only order with nothing left to reduce is deactivated.
+
+Hedge mode ("Switch Position Mode" mode 3; "Place Order" ``positionIdx``): every order names
+its position, 1 the long and 2 the short (0 is refused, as a non-zero index is in one-way
+mode: 10001 "position idx not match position mode"); a Sell on the long or a Buy on the short
+closes it (never past zero: 110017), whatever ``reduceOnly`` says; "Get Position Info" lists
+both rows of a symbol with their ``positionIdx``.
 """
 
 from __future__ import annotations
@@ -101,6 +107,7 @@ class LinearEngine:
         self.wallet = D(str(wallet))
         self.taker, self.maker = D(taker), D(maker)
         self.positions: dict[str, dict] = {}
+        self.hedged_positions: dict[tuple[str, int], dict] = {}  # (symbol, positionIdx 1 long / 2 short)
         # Position settings: leverage per symbol (10 until set), the account's margin mode
         # (unified account: account-wide) and position mode (0 one-way, 3 hedge).
         self.leverage: dict[str, Decimal] = {}
@@ -119,14 +126,21 @@ class LinearEngine:
             raise BybitError(10001, "params error: symbol invalid")
         return inst
 
-    def position(self, symbol_id: str) -> dict:
+    def position(self, symbol_id: str, idx: int = 0) -> dict:
+        """The one-way position (``idx`` 0), or in hedge mode the long (1) / short (2)."""
+        if idx:
+            return self.hedged_positions.setdefault((symbol_id, idx), {"size": ZERO, "avg": ZERO, "realised": ZERO})
         return self.positions.setdefault(symbol_id, {"size": ZERO, "avg": ZERO, "realised": ZERO})
+
+    def _all_positions(self) -> list[tuple[str, int, dict]]:
+        return [(s, 0, p) for s, p in self.positions.items()] + [
+            (s, i, p) for (s, i), p in self.hedged_positions.items()]
 
     def lev(self, symbol_id: str) -> Decimal:
         return self.leverage.get(symbol_id, LEVERAGE)
 
     def _used_margin(self) -> Decimal:
-        held = sum((abs(p["size"]) * p["avg"] / self.lev(s) for s, p in self.positions.items()), ZERO)
+        held = sum((abs(p["size"]) * p["avg"] / self.lev(s) for s, _, p in self._all_positions()), ZERO)
         resting = sum((o["qty"] - o["cum_qty"]) * (o["price"] or self.prices[o["symbol"]]) / self.lev(o["symbol"])
                       for o in self.orders if o["status"] in ("New", "PartiallyFilled") and not o["reduce_only"])
         return held + resting
@@ -144,7 +158,8 @@ class LinearEngine:
                 raise BybitError(10001, "params error: orderLinkId is too long")
             if any(o["link"] == link for o in self.orders):
                 raise BybitError(110072, "OrderLinkedID is duplicate")
-            if str(params.get("positionIdx", "0")) != "0":
+            idx = int(params.get("positionIdx") or 0)
+            if (idx != 0) != (self.position_mode == 3) or idx not in (0, 1, 2):
                 raise BybitError(10001, "position idx not match position mode")
             qty = D(str(params.get("qty") or "0"))
             price = D(str(params["price"])) if params.get("price") else None
@@ -152,11 +167,13 @@ class LinearEngine:
                 raise BybitError(10001, "The number of contracts exceeds minimum limit allowed")
             if otype == "Limit" and price is None:
                 raise BybitError(10001, "params error: price is required for limit orders")
-            reduce_only = params.get("reduceOnly") in (True, "true")
+            reduce_only = params.get("reduceOnly") in (True, "true") or (idx == 1 and side == "Sell") or (
+                idx == 2 and side == "Buy")  # hedge mode: closing the side's position is reducing it
             trigger = D(str(params["triggerPrice"])) if params.get("triggerPrice") else None
             order = self._new_order(inst, link, side, otype, qty, price, reduce_only, params, trigger)
+            order["idx"] = idx
             if reduce_only:  # refused without an opposite position; an immediate one is cut to its size
-                reducible = self._reducible(inst.id, side, qty)
+                reducible = self._reducible(inst.id, side, qty, idx)
                 order["qty"] = reducible if trigger is None else qty
             last = self.prices[inst.id]
             if not reduce_only and (qty * (price or last)) < D(inst.min_notional):
@@ -179,8 +196,8 @@ class LinearEngine:
             "stop_type": ("StopLoss" if params.get("slOrderType") else "Stop") if trigger is not None else "",
         }
 
-    def _reducible(self, symbol_id: str, side: str, qty: Decimal) -> Decimal:
-        size = self.position(symbol_id)["size"]
+    def _reducible(self, symbol_id: str, side: str, qty: Decimal, idx: int = 0) -> Decimal:
+        size = self.position(symbol_id, idx)["size"]
         closes = size < 0 if side == "Buy" else size > 0
         if not closes:
             raise BybitError(110017, "Reduce-only rule not satisfied")
@@ -193,7 +210,7 @@ class LinearEngine:
     def _execute(self, order: dict, qty: Decimal, price: Decimal, *, is_maker: bool) -> None:
         rate = self.maker if is_maker else self.taker
         value, fee = qty * price, qty * price * rate
-        pos = self.position(order["symbol"])
+        pos = self.position(order["symbol"], order.get("idx", 0))
         signed = qty if order["side"] == "Buy" else -qty
         closed = ZERO
         if pos["size"] and (pos["size"] > 0) != (signed > 0):
@@ -243,7 +260,7 @@ class LinearEngine:
     def _trigger(self, o: dict, last: Decimal) -> None:
         if o["reduce_only"]:
             try:
-                o["qty"] = self._reducible(o["symbol"], o["side"], o["qty"])
+                o["qty"] = self._reducible(o["symbol"], o["side"], o["qty"], o.get("idx", 0))
             except BybitError:
                 o["status"], o["updated"] = "Deactivated", self.clock()
                 return
@@ -295,7 +312,7 @@ class LinearEngine:
         return {
             "orderId": o["id"], "orderLinkId": o["link"], "blockTradeId": "", "symbol": o["symbol"],
             "price": fmt(o["price"] or ZERO), "qty": fmt(o["qty"]), "side": o["side"], "isLeverage": "",
-            "positionIdx": 0, "orderStatus": o["status"], "cancelType": "UNKNOWN", "rejectReason": "EC_NoError",
+            "positionIdx": o.get("idx", 0), "orderStatus": o["status"], "cancelType": "UNKNOWN", "rejectReason": "EC_NoError",
             "avgPrice": fmt(avg) if o["cum_qty"] else "", "leavesQty": fmt(o["qty"] - o["cum_qty"]),
             "leavesValue": "0", "cumExecQty": fmt(o["cum_qty"]), "cumExecValue": fmt(o["cum_value"]),
             "cumExecFee": fmt(o["cum_fee"]), "timeInForce": o["tif"], "orderType": o["type"],
@@ -324,13 +341,16 @@ class LinearEngine:
             rows = []
             if params.get("symbol"):
                 self._instrument(params)
-                self.position(params["symbol"])
-            for sid, p in self.positions.items():
+                for idx in ((1, 2) if self.position_mode == 3 else (0,)):
+                    self.position(params["symbol"], idx)
+            for sid, idx, p in self._all_positions():
                 if (params.get("symbol") and params["symbol"] != sid) or (not params.get("symbol") and not p["size"]):
                     continue
+                if params.get("symbol") and (idx != 0) != (self.position_mode == 3):
+                    continue  # the other mode's rows are not shown
                 size, mark, leverage = p["size"], self.prices[sid], self.lev(sid)
                 rows.append({
-                    "positionIdx": 0, "riskId": 1, "riskLimitValue": "2000000", "symbol": sid,
+                    "positionIdx": idx, "riskId": 1, "riskLimitValue": "2000000", "symbol": sid,
                     "side": "Buy" if size > 0 else "Sell" if size < 0 else "", "size": fmt(abs(size)),
                     "avgPrice": fmt(p["avg"]), "positionValue": fmt(abs(size) * p["avg"]),
                     "tradeMode": 1 if self.margin_mode == "ISOLATED_MARGIN" else 0,
@@ -352,7 +372,7 @@ class LinearEngine:
             coin = {"coin": "USDT", "equity": w, "usdValue": w, "walletBalance": w, "locked": "0",
                     "borrowAmount": "0", "availableToWithdraw": fmt(self.wallet - used), "accruedInterest": "0",
                     "totalOrderIM": "0", "totalPositionIM": fmt(used), "totalPositionMM": "0", "unrealisedPnl": "0",
-                    "cumRealisedPnl": fmt(sum((p["realised"] for p in self.positions.values()), ZERO)), "bonus": "0",
+                    "cumRealisedPnl": fmt(sum((p["realised"] for _, _, p in self._all_positions()), ZERO)), "bonus": "0",
                     "marginCollateral": True, "collateralSwitch": True}
             return {"list": [{"accountType": "UNIFIED", "totalEquity": w, "totalWalletBalance": w,
                               "totalMarginBalance": w, "totalAvailableBalance": fmt(self.wallet - used),
@@ -403,7 +423,7 @@ class LinearEngine:
                 raise BybitError(10001, "params error: mode invalid")
             if mode == self.position_mode:
                 raise BybitError(110025, "Position mode is not modified")
-            if any(p["size"] for p in self.positions.values()):
+            if any(p["size"] for _, _, p in self._all_positions()):
                 raise BybitError(110024, "You have existing positions, so position mode cannot be switched")
             self.position_mode = mode
             return {}
@@ -416,15 +436,16 @@ class LinearEngine:
                     "spotHedgingStatus": "OFF"}
 
     # ----------------------------------------------- test controls: "by hand"
-    def close_by_hand(self, symbol_id: str) -> None:
-        """The account holder closes the position on the exchange's site: a market reduce-only
-        order that is not ours (``orderLinkId`` ``manual-N``), filled at the last price."""
+    def close_by_hand(self, symbol_id: str, idx: int = 0) -> None:
+        """The account holder closes the position (in hedge mode the long, ``idx`` 1, or the
+        short, 2) on the exchange's site: a market reduce-only order that is not ours
+        (``orderLinkId`` ``manual-N``), filled at the last price."""
         with self.lock:
-            size = self.position(symbol_id)["size"]
+            size = self.position(symbol_id, idx)["size"]
             if size:
                 self.create({"category": "linear", "symbol": symbol_id, "side": "Sell" if size > 0 else "Buy",
                              "orderType": "Market", "qty": fmt(abs(size)), "reduceOnly": True,
-                             "orderLinkId": f"manual-{next(self._ids)}"})
+                             "orderLinkId": f"manual-{next(self._ids)}", "positionIdx": idx})
 
     def liquidate(self, symbol_id: str, price) -> None:
         """The venue liquidates the position at ``price``: the position is gone, its margin lost

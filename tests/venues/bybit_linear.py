@@ -118,9 +118,10 @@ class FakeBybit:
     def fill_partially(self, order_link_id: str, qty) -> None:
         self.engine.fill_partially(order_link_id, qty)
 
-    def close_by_hand(self, symbol: str) -> None:
-        """Close the position as its holder would on the exchange's site (not through Tradewire)."""
-        self.engine.close_by_hand(_symbol_id(symbol))
+    def close_by_hand(self, symbol: str, side: str | None = None) -> None:
+        """Close the position (in hedge mode ``side`` long / short) as its holder would on the
+        exchange's site (not through Tradewire)."""
+        self.engine.close_by_hand(_symbol_id(symbol), {None: 0, "long": 1, "short": 2}[side])
 
     def liquidate(self, symbol: str, price) -> None:
         """The venue liquidates the position of ``symbol`` at ``price``."""
@@ -144,10 +145,11 @@ class FakeBybit:
             found = next((o for o in self.engine.orders if o["link"] == order_link_id), None)
             return self.engine.order_view(found) if found else None
 
-    def position_size(self, symbol: str) -> Any:
-        """Signed position size (base units) of ``BTC/USDT:USDT`` or ``BTCUSDT``."""
+    def position_size(self, symbol: str, side: str | None = None) -> Any:
+        """Signed position size (base units) of ``BTC/USDT:USDT`` or ``BTCUSDT`` (in hedge mode
+        of its ``side``, long / short)."""
         with self.engine.lock:
-            return self.engine.position(symbol.replace("/", "").split(":")[0])["size"]
+            return self.engine.position(symbol.replace("/", "").split(":")[0], {None: 0, "long": 1, "short": 2}[side])["size"]
 
     @property
     def unknown_requests(self) -> list[dict]:

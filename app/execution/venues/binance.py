@@ -39,8 +39,13 @@ class BinanceVenue(CcxtVenue):
         return {"origClientOrderId": self.venue_client_order_id(client_order_id)}
 
     def position_params(self, request: OrderRequest) -> dict[str, Any]:
-        """Hedge mode (``options['hedged']``): the position side an order acts on."""
-        if not (self.is_contract(request.symbol) and self.exchange.options.get("hedged")):
+        """Hedge mode: the position side an order acts on (``positionSide`` LONG / SHORT), the
+        request's own, else (``options['hedged']``) derived from its side and reduce-only."""
+        if not self.is_contract(request.symbol):
+            return {}
+        if request.position_side is not None:
+            return {"positionSide": request.position_side.upper()}
+        if not self.exchange.options.get("hedged"):
             return {}
         opening_long = request.side == OrderSide.BUY
         long_side = opening_long != request.reduce_only

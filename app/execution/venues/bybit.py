@@ -46,6 +46,9 @@ class BybitVenue(CcxtVenue):
         return self.exchange.parse_order(rows[0], market)
 
     def position_params(self, request: OrderRequest) -> dict[str, Any]:
-        if self.is_contract(request.symbol) and self.exchange.options.get("hedged"):
+        """Hedge mode (the request names its position, or ``options['hedged']``): ccxt's
+        ``hedged`` param, from which it sends ``positionIdx`` 1 (long) / 2 (short) — an opening
+        buy or a reduce-only sell acts on the long, as Tradewire's hedge-mode orders do."""
+        if self.is_contract(request.symbol) and (request.position_side is not None or self.exchange.options.get("hedged")):
             return {"hedged": True}
         return {}

@@ -62,13 +62,16 @@ class VenueAccount:
 @dataclass(frozen=True)
 class VenuePosition:
     """A position as the venue reports it: signed base quantity (contracts × contract size),
-    entry price (quote per base), leverage and margin mode when the venue says."""
+    entry price (quote per base), leverage and margin mode when the venue says;
+    ``position_side`` ``net`` (one-way mode), or ``long`` / ``short`` (hedge mode: ccxt's
+    ``hedged``)."""
 
     symbol: str
     quantity: Decimal
     entry_price: Decimal | None = None
     leverage: Decimal | None = None
     margin_mode: str | None = None
+    position_side: str = "net"
 
 
 @dataclass(frozen=True)
@@ -333,8 +336,9 @@ class CcxtVenue(Venue):
             size = (convert.dec(raw.get("contracts")) or convert.ZERO) * (convert.dec(raw.get("contractSize")) or 1)
             if size and raw.get("symbol"):
                 signed = -abs(size) if raw.get("side") == "short" else abs(size)
+                side = (raw.get("side") or "net") if raw.get("hedged") else "net"
                 result.append(VenuePosition(raw["symbol"], signed, convert.dec(raw.get("entryPrice")),
-                                            convert.dec(raw.get("leverage")), raw.get("marginMode")))
+                                            convert.dec(raw.get("leverage")), raw.get("marginMode"), side))
         return result
 
     def _setting(self, action: str, call: Callable[..., Any], *args: Any) -> None:

@@ -23,6 +23,8 @@ class OkxVenue(CcxtVenue):
         if not self.is_contract(request.symbol):
             return {}
         params: dict[str, Any] = {"marginMode": self.exchange.options.get("defaultMarginMode", "cross")}
-        if self.exchange.options.get("hedged"):
+        if request.position_side is not None:
+            params["posSide"] = request.position_side  # long_short_mode: the position acted on
+        elif self.exchange.options.get("hedged"):
             params["hedged"] = True
         return params
