@@ -5,6 +5,7 @@ The browser walk-through is tests/test_console_browser.py."""
 import json
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -257,6 +258,36 @@ def test_close_position_asks_to_confirm_then_ingests_an_exit_that_flattens_it(ap
                                                       "confirm": "yes"})
     assert "paper DOGE/USDT not closed: paper has no open DOGE/USDT position; nothing sent" in again.text
     assert app_client.get("/accounts?close=paper&symbol=BTC/USDT").status_code == 404
+
+
+def test_a_hedge_mode_account_shows_its_long_and_short_and_closes_each_by_side(app_client, db):
+    from sqlalchemy import select
+
+    from app.db import unit_of_work
+    from app.persistence.models import Account, PositionRecord
+
+    csrf = signed_in(app_client)
+    with unit_of_work() as session:
+        account_id = session.execute(select(Account.id).where(Account.name == "paper")).scalar_one()
+        for side, quantity in (("long", "0.01"), ("short", "-0.02")):
+            session.add(PositionRecord(account_id=account_id, symbol="BTC/USDT:USDT", position_side=side,
+                                       quantity=Decimal(quantity), average_price=Decimal(60000), realized_pnl=0))
+    page = app_client.get("/accounts").text
+    short = re.search(r'<tr data-position="paper:BTC/USDT:USDT:short">(.*?)</tr>', page, re.S).group(1)
+    assert '<span class="pill">short</span>' in short and "-0.02" in short
+    assert 'name="side" value="short"' in short
+    assert re.search(r'<tr data-position="paper:BTC/USDT:USDT:long">', page)
+
+    asked = app_client.get("/accounts", params={"close": "paper", "symbol": "BTC/USDT:USDT", "side": "short"})
+    assert "Close paper's BTC/USDT:USDT short position (-0.02)?" in asked.text
+    assert 'name="side" value="short"' in re.search(r'id="close-confirm"(.*?)</form>', asked.text, re.S).group(1)
+    assert app_client.get("/accounts", params={"close": "paper", "symbol": "BTC/USDT:USDT"}).status_code == 404
+
+    # the exit goes to risk naming the side (this paper account is not in hedge mode: refused, saying so)
+    done = app_client.post("/positions/close", data={"csrf": csrf, "account": "paper", "symbol": "BTC/USDT:USDT",
+                                                     "side": "short", "confirm": "yes"})
+    notice = re.search(r'<p class="notice" role="status">([^<]*)<', done.text).group(1)
+    assert "exit rejected (position_side short applies to hedge mode" in notice.replace("&#39;", "'")
 
 
 def test_close_position_is_an_operator_lever_a_viewer_may_not_pull(app_client, db):

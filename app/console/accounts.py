@@ -35,15 +35,18 @@ def _context(session: SessionDep) -> dict[str, Any]:
 
 @router.get("/accounts", response_class=HTMLResponse)
 def accounts_page(request: Request, session: SessionDep, console: Signed, confirm: str | None = None,
-                  state: str | None = None, close: str | None = None, symbol: str | None = None) -> HTMLResponse:
+                  state: str | None = None, close: str | None = None, symbol: str | None = None,
+                  side: str = "net") -> HTMLResponse:
     """``?confirm=NAME&state=STATE`` asks to confirm a trading-state change, ``?close=NAME&symbol=SYMBOL``
-    to confirm closing a position (nothing changes yet)."""
+    (``&side=long|short`` for a hedge-mode position) to confirm closing a position (nothing changes yet)."""
     context = _context(session)
     if close is not None:
         account = next((a for a in context["accounts"] if a.name == close), None)
-        position = next((p for p in account.open_positions if p.symbol == symbol), None) if account else None
+        position = next((p for p in account.open_positions if (p.symbol, p.position_side) == (symbol, side)),
+                        None) if account else None
         if position is None:
-            context["errors"] = {"close": f"{close} has no open {symbol} position"}
+            which = symbol if side == "net" else f"{symbol} {side}"
+            context["errors"] = {"close": f"{close} has no open {which} position"}
             return render(request, "accounts.html", console, status_code=404, **context)
         context["confirm_close"] = {"account": account.name, "position": position,
                                     "trading_state": account.trading_state,
@@ -93,11 +96,12 @@ def cancel_order(order_id: str, request: Request, session: SessionDep, console: 
 def close_position(request: Request, form: Form, session: SessionDep, console: Acting) -> Response:
     """Closes ``account``'s ``symbol`` position with an ``exit`` signal when the form says
     ``confirm=yes``; any other POST goes to the confirmation first."""
-    account, symbol = form.get("account", ""), form.get("symbol", "")
+    account, symbol, side = form.get("account", ""), form.get("symbol", ""), form.get("side") or "net"
     if form.get("confirm") != "yes":
-        return RedirectResponse(f"/accounts?{urlencode({'close': account, 'symbol': symbol})}#close-confirm", 303)
+        query = {"close": account, "symbol": symbol} | ({"side": side} if side != "net" else {})
+        return RedirectResponse(f"/accounts?{urlencode(query)}#close-confirm", 303)
     try:
-        closed = services.close_position(session, account, symbol, console.operator.name)
+        closed = services.close_position(session, account, symbol, console.operator.name, side)
     except AppError as e:
         return back(console, "/accounts", f"{account} {symbol} not closed: {e.message}")
     reason = f" ({closed.reason})" if closed.reason else ""

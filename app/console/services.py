@@ -235,10 +235,10 @@ class PositionRow:
 
 def marked_positions(session: Session, accounts: list[Any]) -> list[PositionRow]:
     """Every position (open and closed), the open ones with the marks of their account's view."""
-    marks = {(a.name, p.symbol): p for a in accounts for p in a.open_positions}
+    marks = {(a.name, p.symbol, p.position_side): p for a in accounts for p in a.open_positions}
     rows = []
     for p in positions(session):
-        marked = marks.get((p.account, p.symbol))
+        marked = marks.get((p.account, p.symbol, p.position_side))
         rows.append(PositionRow(p, p.quantity != 0, marked.mark_price if marked else None,
                                 marked.notional if marked else None, marked.unrealized_pnl if marked else None))
     return rows
@@ -260,19 +260,20 @@ def exit_strategy(session: Session, account: str) -> str | None:
     return next((s.name for s in list_strategies(session) if s.account == account and s.enabled), None)
 
 
-def close_position(session: Session, account: str, symbol: str, actor: str) -> Closed:
-    """Post a canonical ``exit`` of ``symbol`` through the normal ingest path in-process, as a
-    REST signal of the account's first enabled strategy (risk decides, the relay queues the
-    order), as the Telegram /closeall does. Raises ``Conflict`` without an open position or an
-    enabled strategy, and what ingest raises."""
-    open_symbols = {p.symbol for p in list_positions(session, account=account, open=True)}
+def close_position(session: Session, account: str, symbol: str, actor: str, side: str = "net") -> Closed:
+    """Post a canonical ``exit`` of ``symbol`` (a hedge-mode account's ``side``, long / short)
+    through the normal ingest path in-process, as a REST signal of the account's first enabled
+    strategy (risk decides, the relay queues the order), as the Telegram /closeall does.
+    Raises ``Conflict`` without an open position or an enabled strategy, and what ingest raises."""
+    open_positions = {(p.symbol, p.position_side) for p in list_positions(session, account=account, open=True)}
     strategy = exit_strategy(session, account)
     session.rollback()  # ingest runs in its own session; hold nothing meanwhile
-    if symbol not in open_symbols:
-        raise Conflict(f"{account} has no open {symbol} position; nothing sent")
+    if (symbol, side) not in open_positions:
+        which = symbol if side == "net" else f"{symbol} {side}"
+        raise Conflict(f"{account} has no open {which} position; nothing sent")
     if strategy is None:
         raise Conflict(f"{account} has no enabled strategy to send the exit through; nothing sent")
-    outcome = ingest_exit(symbol, strategy, comment=f"console close by {actor}",
+    outcome = ingest_exit(symbol, strategy, comment=f"console close by {actor}", position_side=side,
                           idempotency_key=f"console-close-{uuid.uuid4()}-{symbol}")
     if isinstance(outcome, InvalidSignal):
         return Closed(None, "invalid", outcome.message, strategy)

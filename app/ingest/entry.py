@@ -199,15 +199,18 @@ def dry_run_request(received: Received, admit: Admit) -> dict[str, Any]:
         session.close()
 
 
-def ingest_exit(symbol: str, strategy: str, *, comment: str, idempotency_key: str) -> Outcome | None:
+def ingest_exit(symbol: str, strategy: str, *, comment: str, idempotency_key: str,
+                position_side: str | None = None) -> Outcome | None:
     """An operator's exit of ``symbol`` (the console's close-position, Telegram's /closeall):
     Tradewire's canonical ``exit`` message ingested as a REST signal of ``strategy`` through
-    the same path as any alert — risk decides, the relay queues the order.
+    the same path as any alert — risk decides, the relay queues the order. ``position_side``
+    (``long`` / ``short``): the hedge-mode position closed; None or ``net``: the one-way one.
 
     Raises ``NotFound`` when the strategy is gone or disabled, and what ``ingest_request`` raises.
     """
+    side = {"position_side": position_side} if position_side not in (None, "net") else {}
     body = json.dumps({"tradewire": 1, "symbol": symbol, "action": "exit", "comment": comment,
-                       "idempotency_key": idempotency_key}).encode()
+                       "idempotency_key": idempotency_key, **side}).encode()
     received = Received.read(body, source=Source.REST, content_type="application/json", dialect="tradewire")
 
     def admit(session: Session, _: Received) -> Admitted:

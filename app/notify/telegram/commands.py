@@ -189,22 +189,24 @@ def _closeall(account: str, nonce: str, actor: str) -> Answer:
         return Answer(f"{account} has no enabled strategy to send its exits through; nothing sent.", 409)
     if not open_positions:
         return Answer(f"{account} has no open positions; nothing sent.", 200)
-    outcomes = [_exit(p.symbol, strategy, nonce, actor) for p in open_positions]
+    outcomes = [_exit(p.symbol, strategy, nonce, actor, p.position_side) for p in open_positions]
     return Answer(f"/closeall {account} through strategy {strategy}:\n" + "\n".join(line for line, _ in outcomes),
                   max(status for _, status in outcomes))
 
 
-def _exit(symbol: str, strategy: str, nonce: str, actor: str) -> tuple[str, int]:
-    """Ingest one exit of ``symbol``; its line for the chat and its status."""
+def _exit(symbol: str, strategy: str, nonce: str, actor: str, side: str = "net") -> tuple[str, int]:
+    """Ingest one exit of ``symbol`` (a hedge-mode account's ``side``, long / short); its line
+    for the chat and its status."""
+    name = symbol if side == "net" else f"{symbol} {side}"
     try:
-        outcome = ingest_exit(symbol, strategy, comment=f"/closeall by {actor}",
-                              idempotency_key=f"telegram-closeall-{nonce}-{symbol}")
+        outcome = ingest_exit(symbol, strategy, comment=f"/closeall by {actor}", position_side=side,
+                              idempotency_key=f"telegram-closeall-{nonce}-{symbol}-{side}")
     except AppError as e:
-        return f"{symbol}: not sent: {e.message}", e.status_code
+        return f"{name}: not sent: {e.message}", e.status_code
     if outcome is None or isinstance(outcome, InvalidSignal):
-        return f"{symbol}: not sent" + (f": {outcome.message}" if outcome is not None else ""), 422
+        return f"{name}: not sent" + (f": {outcome.message}" if outcome is not None else ""), 422
     reason = f" ({outcome.reason})" if outcome.reason else ""
-    line = f"{symbol}: exit {outcome.status.value}{reason}, signal {outcome.signal_id}"
+    line = f"{name}: exit {outcome.status.value}{reason}, signal {outcome.signal_id}"
     return line, 200 if outcome.status == SignalStatus.ACCEPTED else 409
 
 
