@@ -28,7 +28,9 @@ from app.errors import ConfigError
 from app.ingest import parsers
 from app.ingest.parsers.mapped import compile_all
 from app.ingest.poller import poll_once
-from app.persistence.models import OrderIntentRecord, OrderRecord, SignalRecord
+from app.persistence.models import OrderIntentRecord, OrderRecord, ReplayRecord, SignalRecord
+from app.replay.service import create, run
+from app.replay.spec import load_request
 from tests.conftest import ADMIN_TOKEN, CORPUS_DIR, drain_queues
 from tests.test_poller import PredictionApi, prediction_api  # noqa: F401 (fixture)
 
@@ -399,3 +401,21 @@ def test_numbers_quoted_or_bare_and_every_time_format_read_alike(side, qty, ts) 
     signal = parsers.parse(body, NOW, mapped=mapped()).signal
     assert (signal.action, signal.size.amount, signal.price, signal.signal_time) == (
         Action.BUY, Decimal("0.001"), Decimal("60000"), datetime(2026, 2, 10, 14, tzinfo=UTC))
+
+
+def test_a_stored_alert_of_a_mapped_dialect_replays(mapped_file, client, db):
+    """A replay reads stored bodies with the file's mappings, as the API read them (it said
+    "unknown dialect 'kvbot'" before)."""
+    answer = client.post(f"/webhooks/tradingview/{db}", content=kvbot(), headers={"content-type": "text/plain"})
+    assert answer.json()["status"] == "accepted", answer.text
+    request = load_request({"input": {"kind": "stored", "strategy": "default"},
+                            "fill": {"source": "replaytest", "timeframe": "1h", "fetch_missing": False},
+                            "configs": [{"name": "a"}]})
+    with unit_of_work() as session:
+        replay_id = create(session, request)
+    assert run(replay_id) == "done"
+    with unit_of_work() as session:
+        report = json.loads(session.get(ReplayRecord, replay_id).report)
+    assert report["inputs"]["items"] == 1
+    reasons = [u["reason"] for u in report["configurations"][0]["untraded"]]
+    assert reasons and not any(r.startswith("invalid") for r in reasons), reasons  # read: only the candles miss

@@ -35,7 +35,9 @@ from sqlalchemy.orm import Session
 from app.domain.enums import Source
 from app.domain.signal import Signal
 from app.errors import SignalParseError
+from app.config import get_settings
 from app.ingest.parsers import parse
+from app.ingest.parsers.mapped import compile_all
 from app.persistence.models import SignalRecord, Strategy
 from app.replay.spec import ReplayError, ReplayInput, ReplayRequest, in_period
 
@@ -142,7 +144,10 @@ def _packed(signal: Signal) -> bytes | None:
 
 
 def _parse(item: Raw, strategy: str) -> Signal:
-    parsed = parse(item.body, item.received_at, dialect=item.dialect).signal
+    """``item`` read as the API reads a request: built-in dialects and the configuration file's
+    ``[dialects]`` mappings (a stored signal of a mapped dialect replays)."""
+    mapped = compile_all(get_settings().dialects)  # compiled once per settings (mapped.compile_all)
+    parsed = parse(item.body, item.received_at, dialect=item.dialect, mapped=mapped).signal
     return parsed.model_copy(update={"source": item.source, "strategy": strategy})
 
 
