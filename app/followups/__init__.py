@@ -9,6 +9,8 @@ changes nothing the second time.
   else place its protective orders (``protective.place_for``)
 - ``position.flat`` → cancel the symbol's open protective orders (``protective.cancel_open``)
   and what is left of its exit ladders (``ladder.cancel_for``)
+- ``ladder.order`` → an order of a native exit ladder ended: the ladder moves on it, replaced
+  orders are cancelled (``native_ladder.on_order``)
 - ``ladder.step`` → nothing more: the move was written with the step (``ladder.describe``)
 - ``cancel.requested`` → cancel the account's open orders, in the symbol or all (the ``cancel`` action)
 - ``order.terminal`` (while a rebalance of the account is under way) → advance it
@@ -27,7 +29,7 @@ from sqlalchemy import update
 from app import events
 from app.db import unit_of_work
 from app.execution.cancel import cancel_open_orders
-from app.followups import ladder, protective, rebalance
+from app.followups import ladder, native_ladder, protective, rebalance
 from app.persistence.models import EventRecord
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,8 @@ def _entry_filled(payload: dict[str, Any]) -> str:
 
 
 def _position_flat(payload: dict[str, Any]) -> str:
+    ladders = ladder.cancel_for(uuid.UUID(payload["account_id"]), payload["symbol"])  # first: native ones trace their cancels
     cancelled = protective.cancel_open(uuid.UUID(payload["account_id"]), payload["symbol"])
-    ladders = ladder.cancel_for(uuid.UUID(payload["account_id"]), payload["symbol"])
     return f"{cancelled} protective order(s) cancelled" + (f", {ladders} exit ladder(s) cancelled" if ladders else "")
 
 
@@ -57,6 +59,7 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], str]] = {
     events.POSITION_FLAT: _position_flat,
     events.CANCEL_REQUESTED: _cancel_requested,
     events.LADDER_STEP: ladder.describe,
+    events.LADDER_ORDER: native_ladder.on_order,
     events.ORDER_TERMINAL: rebalance.on_order_terminal,  # dispatched only while a rebalance waits (app.jobs.relay)
     events.REBALANCE_STEP: rebalance.describe,
 }
