@@ -24,7 +24,7 @@ Kinds (``payload`` holds ids and plain values, JSON-ready):
   cancelled; native ladders also order_placed, order_cancelled), written with the move itself
   (``app.followups.ladder``, ``app.followups.native_ladder``); its handler only marks it
 - ``ladder.order`` {ladder_id, order_id, account_id, symbol, venue, status}: an order of a native
-  exit ladder ended; the ladder moves on it (``app.followups.native_ladder.on_order``)
+  exit ladder changed state (acknowledged, filled, cancelled); the ladder moves on it (``app.followups.native_ladder.on_order``)
 - ``rebalance.step`` {rebalance_id, step, account_id, venue, status, legs, ...}: a rebalance moved
   (decided, buys_written, complete, incomplete; ``app.portfolio.store``), written with the move
   itself; its handler only marks it

@@ -218,3 +218,30 @@ def test_a_position_closed_by_hand_on_the_exchange_ends_the_ladder_once_adopted(
     assert open_on_venue(fake) == []
     trace = [s["step"] for s in steps(entry)]
     assert trace[trace.index("cancelled"):] == ["cancelled", "order_cancelled", "order_cancelled", "order_cancelled"]
+
+
+def test_a_break_even_stop_the_venue_refuses_leaves_the_old_stop_protecting(fake, account):
+    entry = entry_with_ladder(account, quantity="0.02")
+    execute_intent(entry.id)
+    settle()
+    fake.set_price(PERP, "60700")  # take-profit 1 fills on the venue...
+    fake.set_price(PERP, "60050")  # ...and the price falls below break-even before Tradewire looks
+    follow()
+    assert the_ladder().taken == 1
+    assert venue_orders(fake, entry) == [
+        ("Filled", "Sell", "60600", 1, True, "0.01"),
+        ("Untriggered", "Sell", "61200", 1, True, "0.005"),
+        ("Untriggered", "Sell", "59000", 2, True, "0.02")]  # kept: its replacement was refused
+    with unit_of_work() as session:
+        refused = session.execute(select(OrderRecord.status, OrderRecord.reason)
+                                  .join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
+                                  .where(OrderIntentRecord.parent_intent_id == entry.id,
+                                         OrderIntentRecord.trigger_price == D("60060"))).one()
+    assert refused.status == "REJECTED" and "expect Falling" in refused.reason
+
+    fake.set_price(PERP, "58900")  # the old stop closes what is left
+    assert fake.position_size(PERP) == 0
+    follow()
+    done = the_ladder()
+    assert (done.status, done.closed) == ("done", D("0.02"))
+    assert open_on_venue(fake) == []

@@ -5,8 +5,8 @@ whoever recorded them (the worker's job, a re-run, the reconciler, a cancel):
   CANCELED / EXPIRED after a partial fill); its protective orders are to be placed;
 * ``position.flat``: a fill left the account flat in the symbol while protective orders are
   open there; they are to be cancelled (a filled stop-loss cancels its take-profit);
-* ``ladder.order``: an order of a native exit ladder ended (filled, cancelled, expired); the
-  ladder moves on it (``app.followups.native_ladder``).
+* ``ladder.order``: an order of a native exit ladder changed state (the venue acknowledged it,
+  it filled, it was cancelled); the ladder moves on it (``app.followups.native_ladder``).
 
 That the order no longer holds its symbol's line (``order.terminal`` / ``order.accepted``) is
 emitted by the ledger with the transition itself. The handlers live above this stage, in
@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import events
-from app.domain.orders import OPEN_STATE_VALUES, TERMINAL, OrderStatus
+from app.domain.orders import OPEN_STATE_VALUES, OrderStatus
 from app.execution import ledger
 from app.persistence.models import ExitLadderRecord, OrderIntentRecord, OrderRecord, SignalRecord, Strategy
 
@@ -65,7 +65,7 @@ def emit_for(session: Session, order: OrderRecord, before: OrderStatus, filled_b
         # an exit ladder is sized on every fill of its entry, partial ones included
         events.emit(session, events.ENTRY_FILLED, payload | {"intent_id": str(known.intent_id)},
                     signal_id=known.signal_id, order_id=order.id)
-    if known.protects is not None and status in TERMINAL and before not in TERMINAL:
+    if known.protects is not None and status != before:
         ladder_id = session.execute(_NATIVE_LADDER, {"entry": known.protects}).scalar_one_or_none()
         if ladder_id is not None:
             events.emit(session, events.LADDER_ORDER, payload | {"ladder_id": str(ladder_id), "status": status.value},

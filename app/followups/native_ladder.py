@@ -28,7 +28,8 @@ stored market).
 "placed": {intent id: "tp1" | … | "stop"}, "counted": [intent ids whose fill is in the state]}``.
 ``sync(session, row)`` is the one unit of work, run under the row's lock (FOR UPDATE) by every
 path that can move the ladder — the entry's fills (start, re-size), an order of the ladder
-ending (``ladder.order``, emitted by the outcome that recorded it), ``position.flat``:
+changing state (``ladder.order``, emitted by the outcome that recorded it: acknowledged,
+filled, cancelled), ``position.flat``, the scheduler's ``check_positions``:
 
 1. each placed order that ended with a fill and is not counted yet moves the state
    (``model.take_profit_filled`` / ``model.stop_filled``);
@@ -37,10 +38,11 @@ ending (``ladder.order``, emitted by the outcome that recorded it), ``position.f
 3. what the venue should hold is compared with the current orders; an order whose trigger or
    quantity differs is replaced: a new intent (id uuid5 of the ladder, the slot and the row's
    version: written once) with its ``intent.ready``;
-4. returns the open orders that are no longer current (replaced, or all once the ladder is
-   done or cancelled); the caller cancels them after commit (``cancel_stale``). Both old and
-   new stops are reduce-only, so the overlap between placing one and cancelling the other can
-   never open a position.
+4. returns the open orders that are no longer current — replaced ones once the venue has
+   acknowledged their replacement (so a refused new stop leaves the old one protecting), or all
+   once the ladder is done or cancelled; the caller cancels them after commit
+   (``cancel_stale``). Both old and new stops are reduce-only, so their overlap can never open
+   a position.
 
 Every step is a ``ladder.step`` on the signal's trace and an ``exit_ladder`` notification:
 ``started`` (mode native), ``order_placed`` (slot, trigger, quantity, intent id, the one it
@@ -208,13 +210,29 @@ def _rules(session: Session, row: ExitLadderRecord) -> MarketRules:
 
 
 def _stale(session: Session, orders: dict[str, Any], state: model.LadderState) -> list[uuid.UUID]:
-    """Step 4: open orders of the ladder that are not current (all of them once it ended)."""
-    keep = set(orders["current"].values()) if state.status == model.ACTIVE else set()
-    old = [uuid.UUID(i) for i in orders["placed"] if i not in keep]
+    """Step 4: open orders of the ladder that are not current (all of them once it ended). A
+    replaced order is cancelled only once the venue has acknowledged its replacement: a new
+    stop the venue refuses (its trigger already crossed) leaves the old one protecting."""
+    active = state.status == model.ACTIVE
+    current = orders["current"] if active else {}
+    old = [i for i in orders["placed"] if i not in current.values()]
     if not old:
         return []
-    return list(session.execute(select(OrderRecord.id).where(
-        OrderRecord.intent_id.in_(old), OrderRecord.status.in_(OPEN_STATE_VALUES))).scalars())
+    status = dict(session.execute(select(OrderRecord.intent_id, OrderRecord.status).where(
+        OrderRecord.intent_id.in_([uuid.UUID(i) for i in old + list(current.values())]))).all())
+    stale = []
+    for intent_id in old:
+        replacement = current.get(orders["placed"][intent_id])
+        if replacement is not None and status.get(uuid.UUID(replacement)) not in _ACKNOWLEDGED:
+            continue  # the replacement is not on the venue yet (its ladder.order comes back here)
+        if status.get(uuid.UUID(intent_id)) in OPEN_STATE_VALUES:
+            stale.append(uuid.UUID(intent_id))
+    if not stale:
+        return []
+    return list(session.execute(select(OrderRecord.id).where(OrderRecord.intent_id.in_(stale))).scalars())
+
+
+_ACKNOWLEDGED = (OrderStatus.ACCEPTED.value, OrderStatus.PARTIALLY_FILLED.value, OrderStatus.FILLED.value)
 
 
 # --------------------------------------------------------------------------- after commit
