@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import select, update
 
 from app.db import unit_of_work
+from app.domain import ladder as model
 from app.execution.service import execute_intent
+from app import followups
 from app.followups import native_ladder
 from app.jobs.reconciler import reconcile
 from app.persistence.models import EventRecord, ExitLadderRecord, OrderIntentRecord, OrderRecord, SignalRecord
@@ -245,3 +247,43 @@ def test_a_break_even_stop_the_venue_refuses_leaves_the_old_stop_protecting(fake
     done = the_ladder()
     assert (done.status, done.closed) == ("done", D("0.02"))
     assert open_on_venue(fake) == []
+
+
+def test_every_ladder_event_handled_again_places_nothing_twice(fake, account):
+    entry = entry_with_ladder(account, quantity="0.02")
+    execute_intent(entry.id)
+    settle()
+    fake.set_price(PERP, "60700")
+    follow()
+    before = venue_orders(fake, entry)
+    with unit_of_work() as session:  # a restart finds every follow-up of the ladder unhandled
+        replayed = session.execute(update(EventRecord).where(
+            EventRecord.signal_id == entry.signal_id,
+            EventRecord.kind.in_(("entry.filled", "ladder.order", "position.flat")))
+            .values(handled_at=None).returning(EventRecord.id)).scalars().all()
+    for event_id in replayed:
+        followups.handle(event_id)
+    settle()
+    assert len(replayed) > 5
+    assert venue_orders(fake, entry) == before
+    assert len(open_on_venue(fake)) == 2 and the_ladder().taken == 1
+
+
+def test_a_ladder_with_a_trailing_stop_or_on_binance_spot_stays_emulated(fake, account, monkeypatch):
+    trailing = {**LADDER, "trailing_stop": {"percent": "1"}}
+    entry = entry_with_ladder(account, quantity="0.02", ladder=trailing)
+    execute_intent(entry.id)
+    settle()
+    assert the_ladder().mode == "emulated" and open_on_venue(fake) == []  # the trailing part needs market data
+
+    from tests.venues import start_fake_binance
+    from tests.venues.tradewire import binance_account
+
+    spot = start_fake_binance()
+    try:
+        spot_entry = make_intent(binance_account(spot, monkeypatch), symbol="BTC/USDT")
+        with unit_of_work() as session:
+            intent = session.get(OrderIntentRecord, spot_entry.id)
+            assert not native_ladder.native_capable(intent, model.ExitLadder.model_validate(LADDER))
+    finally:
+        spot.stop()
