@@ -8,16 +8,18 @@ runs the follow-ups on the in-process RQ worker (``settle``). No market-data pro
 these tests: nothing of Tradewire watches the price.
 """
 
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
 from sqlalchemy import select, update
 
+from app import followups
 from app.db import unit_of_work
 from app.domain import ladder as model
+from app.domain.marketdata import Quote
 from app.execution.service import execute_intent
-from app import followups
-from app.followups import native_ladder
+from app.followups import ladder, native_ladder
 from app.jobs.reconciler import reconcile
 from app.persistence.models import EventRecord, ExitLadderRecord, OrderIntentRecord, OrderRecord, SignalRecord
 from tests.conftest import drain_queues
@@ -269,16 +271,11 @@ def test_every_ladder_event_handled_again_places_nothing_twice(fake, account):
     assert len(open_on_venue(fake)) == 2 and the_ladder().taken == 1
 
 
-def test_a_ladder_with_a_trailing_stop_or_on_binance_spot_stays_emulated(fake, account, monkeypatch):
-    trailing = {**LADDER, "trailing_stop": {"percent": "1"}}
-    entry = entry_with_ladder(account, quantity="0.02", ladder=trailing)
-    execute_intent(entry.id)
-    settle()
-    assert the_ladder().mode == "emulated" and open_on_venue(fake) == []  # the trailing part needs market data
-
+def test_a_ladder_on_binance_spot_stays_emulated(monkeypatch, db):
     from tests.venues import start_fake_binance
     from tests.venues.tradewire import binance_account
 
+    apply_settings(monkeypatch)
     spot = start_fake_binance()
     try:
         spot_entry = make_intent(binance_account(spot, monkeypatch), symbol="BTC/USDT")
@@ -287,3 +284,40 @@ def test_a_ladder_with_a_trailing_stop_or_on_binance_spot_stays_emulated(fake, a
             assert not native_ladder.native_capable(intent, model.ExitLadder.model_validate(LADDER))
     finally:
         spot.stop()
+
+
+def quote(price: str) -> Quote:
+    now = datetime.now(UTC)
+    return Quote("bybit", PERP, D(price) - 1, D(price) + 1, D(price), now, now)
+
+
+def test_a_trailing_stop_moves_the_stop_order_on_the_venue(fake, account):
+    trailing = {**LADDER, "take_profits": LADDER["take_profits"][:1],
+                "trailing_stop": {"percent": "1", "activation_price": "61000"}}
+    entry = entry_with_ladder(account, quantity="0.02", ladder=trailing)
+    execute_intent(entry.id)
+    settle()
+    ladder_id = the_ladder().id
+    assert venue_orders(fake, entry) == [
+        ("Untriggered", "Sell", "60600", 1, True, "0.01"), ("Untriggered", "Sell", "59000", 2, True, "0.02")]
+    fake.set_price(PERP, "60700")
+    follow()  # take-profit 1, the break-even stop
+    assert venue_orders(fake, entry)[-1] == ("Untriggered", "Sell", "60060", 2, True, "0.01")
+
+    fake.set_price(PERP, "61500")
+    assert ladder.step(ladder_id, quote("61500")) == 1  # the market-data listener: the trail starts at 60885
+    settle()
+    assert venue_orders(fake, entry)[-2:] == [
+        ("Deactivated", "Sell", "60060", 2, True, "0.01"), ("Untriggered", "Sell", "60885", 2, True, "0.01")]
+    assert ladder.step(ladder_id, quote("61200")) == 0  # the trail never falls
+    settle()
+    assert len(venue_orders(fake, entry)) == 4  # no new stop
+
+    fake.set_price(PERP, "60800")  # Tradewire watches nothing now: the venue's trailed stop closes the rest
+    assert fake.position_size(PERP) == 0
+    follow()
+    done = the_ladder()
+    assert (done.status, done.closed) == ("done", D("0.02"))
+    assert open_on_venue(fake) == []
+    trace = [(s["step"], s.get("trigger")) for s in steps(entry)]
+    assert ("trailing_raised", "61500") in trace and trace[-1] == ("trailing_exit", "60885")

@@ -10,8 +10,9 @@ activation, optional ``activation_price`` / ``activation_percent``).
 ``LadderState`` is where a running ladder stands. Emulated (Tradewire watches the price):
 ``advance(ladder, state, price)`` is the one transition: the new state and the ``Move``s it
 made, in order. Native (the take-profits and the stop rest on the venue as trigger orders):
-``resting(ladder, state)`` is what the venue should hold, and ``take_profit_filled`` /
-``stop_filled`` are the transitions when one of those orders fills. Nothing here does I/O; the
+``resting(ladder, state)`` is what the venue should hold, ``take_profit_filled`` /
+``stop_filled`` are the transitions when one of those orders fills, and ``trail`` moves the
+trailing stop with the price (the stop order on the venue follows it). Nothing here does I/O; the
 follow-up stage (``app.followups.ladder`` / ``app.followups.native_ladder``) stores the state
 and turns moves into orders.
 
@@ -279,16 +280,30 @@ class Resting:
     index: int | None = None
 
 
-def supports_native(ladder: ExitLadder) -> bool:
-    """A ladder can rest on the venue whole: it has no trailing stop (followed from market data
-    by Tradewire; see ``app.followups.native_ladder``)."""
-    return ladder.trailing_stop is None
+def trail(ladder: ExitLadder, state: LadderState, price: Decimal) -> tuple[LadderState, list[Move]]:
+    """A native ladder's trailing stop at market ``price`` (the venue holds the take-profits and
+    the stop): the best price and the trail follow it, nothing exits here — the trail becomes
+    the stop order on the venue (``resting``)."""
+    if state.status != ACTIVE or state.remaining <= 0:
+        return state, []
+    return _trail(ladder, state, price)
+
+
+def effective_stop(state: LadderState) -> tuple[MoveKind, Decimal] | None:
+    """The stop that protects the remainder: the tighter of the fixed stop and the trail."""
+    stops: list[tuple[MoveKind, Decimal]] = []
+    if state.stop is not None:
+        stops.append(("stop_loss", state.stop))
+    if state.trail is not None:
+        stops.append(("trailing_exit", state.trail))
+    return max(stops, key=lambda s: _sign(state.side) * s[1]) if stops else None
 
 
 def resting(ladder: ExitLadder, state: LadderState) -> list[Resting]:
     """What the venue should hold for ``state``: each take-profit not yet taken (``fraction`` ×
     the entry's filled quantity, the last one the whole remainder when no stop follows it) and
-    the stop for the whole remainder. Nothing once the ladder is not active."""
+    the stop for the whole remainder at the tighter of the fixed stop and the trail. Nothing
+    once the ladder is not active."""
     if state.status != ACTIVE or state.remaining <= 0:
         return []
     orders: list[Resting] = []
@@ -299,8 +314,9 @@ def resting(ladder: ExitLadder, state: LadderState) -> list[Resting]:
         last = number == len(levels) and ladder.trailing_stop is None and state.stop is None
         orders.append(Resting("take_profit", levels[number - 1],
                               state.remaining if last else min(wanted, state.remaining), number))
-    if state.stop is not None:
-        orders.append(Resting("stop_loss", state.stop, state.remaining))
+    stop = effective_stop(state)
+    if stop is not None:
+        orders.append(Resting("stop_loss", stop[1], state.remaining))
     return orders
 
 
@@ -327,8 +343,10 @@ def take_profit_filled(ladder: ExitLadder, state: LadderState, index: int, quant
 
 
 def stop_filled(state: LadderState, quantity: Decimal, price: Decimal) -> tuple[LadderState, list[Move]]:
-    """The stop filled ``quantity`` at ``price`` on the venue: the ladder is done."""
+    """The stop filled ``quantity`` at ``price`` on the venue: the ladder is done (a
+    ``trailing_exit`` when the trail was the tighter stop)."""
     if state.status != ACTIVE:
         return state, []
-    move = Move("stop_loss", price, trigger=state.stop, quantity=quantity)
+    kind, level = effective_stop(state) or ("stop_loss", None)
+    move = Move(kind, price, trigger=level, quantity=quantity)
     return replace(state, closed=state.quantity, status=DONE), [move]

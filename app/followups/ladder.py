@@ -8,12 +8,13 @@ by Tradewire from market data.
   partially filled limit) re-sizes it. The entry's own ``stop_loss`` is the ladder's unless the
   ladder names one; no separate protective orders are written for it.
 * ``mode`` ``native`` where the venue can hold the orders (a real venue whose adapter
-  ``supports_protective_orders`` for the symbol: Bybit / OKX perpetuals, Binance futures) and
-  the ladder has no trailing stop: its take-profits and stop rest on the venue as reduce-only
-  trigger orders and it moves on their outcomes (``app.followups.native_ladder``), so they act
-  while Tradewire is down.
-* ``mode`` ``emulated`` elsewhere (the paper venue, Binance spot, ladders with a trailing
-  stop): ``on_market_update(source, symbol)`` — a listener of the market-data streamer,
+  ``supports_protective_orders`` for the symbol: Bybit / OKX perpetuals, Binance futures): its
+  take-profits and stop rest on the venue as reduce-only trigger orders and it moves on their
+  outcomes (``app.followups.native_ladder``), so they act while Tradewire is down. Its trailing
+  stop, if any, follows market data here (``step`` → ``native_ladder.follow_price``): each
+  raise of the trail replaces the stop order on the venue.
+* ``mode`` ``emulated`` elsewhere (the paper venue, Binance spot): ``on_market_update(source,
+  symbol)`` — a listener of the market-data streamer,
   registered by the ``tradewire marketdata`` process — advances each active ladder on the
   symbol with the fresh price. A step is written in one transaction: the ladder's new state
   (only over the version it was computed from, so one trigger acts once however many
@@ -113,7 +114,8 @@ def _start_or_resize(session: Session, entry: OrderIntentRecord, order: OrderRec
     side = OrderSide(entry.side)
     state = model.start(spec, side, order.average_price, order.filled_quantity)
     native = native_ladder.native_capable(entry, spec)
-    source = None if native else _source_of(session, entry.account_id)
+    # a native ladder follows market data only for its trailing stop (native_ladder.follow_price)
+    source = None if native and spec.trailing_stop is None else _source_of(session, entry.account_id)
     inserted = session.execute(pg_insert(ExitLadderRecord).values(
         id=ladder_id, entry_intent_id=entry.id, signal_id=entry.signal_id, account_id=entry.account_id,
         venue=entry.venue, symbol=entry.symbol, source=source, side=side.value,
@@ -170,28 +172,48 @@ def step(ladder_id: uuid.UUID, quote: Quote) -> int:
     """One ladder at ``quote``: its moves written once (see the module); returns how many."""
     with unit_of_work() as session:
         row = session.get(ExitLadderRecord, ladder_id)
-        if row is None or row.status != model.ACTIVE or row.mode != "emulated":
-            return 0  # a native ladder moves on its orders' outcomes (app.followups.native_ladder)
-        if position_gone(session, row):
-            _cancel(session, row, "the position was closed")
-            return 1
-        state = state_of(row)
-        price = _market_price(quote, state.exit_side)
-        if price is None:
+        if row is None or row.status != model.ACTIVE:
             return 0
-        new, moves = model.advance(model.ExitLadder.model_validate(row.spec), state, price)
-        if new == state:
-            return 0
-        version = row.version
-        if not write(session, row, new):
-            return 0  # another process stepped it from the same version first
-        entry = session.get(OrderIntentRecord, row.entry_intent_id)
-        for move in moves:
-            intent_id = _exit(session, row, entry, move, version) if move.is_exit else None
-            record(session, row, move.kind, {
-                "index": move.index, "price": move.price, "trigger": move.trigger, "quantity": move.quantity,
-                "stop": move.stop, "intent_id": intent_id})
+        if row.mode == native_ladder.NATIVE:
+            moved, stale = _step_native(session, row, quote)
+        else:
+            return _step_emulated(session, row, quote)
+    native_ladder.cancel_stale(ladder_id, stale)  # failures are logged; the ladder's next event retries
+    return moved
+
+
+def _step_emulated(session: Session, row: ExitLadderRecord, quote: Quote) -> int:
+    """An emulated ladder at ``quote``: its moves and exits written once (module docstring)."""
+    if position_gone(session, row):
+        _cancel(session, row, "the position was closed")
+        return 1
+    state = state_of(row)
+    price = _market_price(quote, state.exit_side)
+    if price is None:
+        return 0
+    new, moves = model.advance(model.ExitLadder.model_validate(row.spec), state, price)
+    if new == state:
+        return 0
+    version = row.version
+    if not write(session, row, new):
+        return 0  # another process stepped it from the same version first
+    entry = session.get(OrderIntentRecord, row.entry_intent_id)
+    for move in moves:
+        intent_id = _exit(session, row, entry, move, version) if move.is_exit else None
+        record(session, row, move.kind, {
+            "index": move.index, "price": move.price, "trigger": move.trigger, "quantity": move.quantity,
+            "stop": move.stop, "intent_id": intent_id})
     return len(moves)
+
+
+def _step_native(session: Session, row: ExitLadderRecord, quote: Quote) -> tuple[int, list[uuid.UUID]]:
+    """A native ladder's trailing stop at ``quote`` (its take-profits and stop move on their
+    orders' outcomes); the orders it replaced are cancelled after commit."""
+    row = session.get(ExitLadderRecord, row.id, with_for_update=True, populate_existing=True)
+    price = _market_price(quote, state_of(row).exit_side)
+    if row.status != model.ACTIVE or price is None:
+        return 0, []
+    return native_ladder.follow_price(session, row, price)
 
 
 def _market_price(quote: Quote, exit_side: OrderSide) -> Decimal | None:

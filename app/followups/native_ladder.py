@@ -4,19 +4,24 @@ orders, so they act while Tradewire is down; Tradewire moves the ladder on their
 A ladder runs native (``exit_ladders.mode`` ``native``) when its entry's venue is a real one
 whose adapter can hold protective orders for the symbol (``Venue.supports_protective_orders``:
 Bybit and OKX perpetuals, Binance futures; not Binance spot, which has no reduce-only and no
-two stops on one balance) and the ladder has no trailing stop. Elsewhere — the paper venue,
-Binance spot, any ladder with a trailing stop — it is emulated from market data
-(``app.followups.ladder``). A trailing stop stays emulated because ccxt has no trailing *order*
-on Bybit: its ``trailingAmount`` / ``trailingTriggerPrice`` set the position's trading stop
-(``/v5/position/trading-stop``), which has no client order id and could not run through the
-never-twice intent → order lifecycle (https://docs.ccxt.com/#/exchanges/bybit?id=createorder,
+two stops on one balance). Elsewhere — the paper venue, Binance spot — it is emulated from
+market data (``app.followups.ladder``).
+
+A trailing stop is followed by Tradewire from market data (``follow_price``, called by the
+emulated ladder's listener for native ladders with a trailing stop, which keep a ``source``):
+each raise of the trail replaces the stop order on the venue by one at the trail, so the venue
+always holds the last trail level, also while Tradewire is down (it just stops rising). It is
+not a native trailing order because ccxt has none on Bybit: its ``trailingAmount`` /
+``trailingTriggerPrice`` set the position's trading stop (``/v5/position/trading-stop``), which
+has no client order id and could not run through the never-twice intent → order lifecycle
+(https://docs.ccxt.com/#/exchanges/bybit?id=createorder,
 https://bybit-exchange.github.io/docs/v5/position/trading-stop).
 
 The orders (``model.resting``): one per take-profit not yet taken (a market order triggered at
 its price for ``fraction`` × the entry's filled quantity, the last one the whole remainder when
 no stop follows it) and one stop for the whole remainder (the ladder's stop, else the entry's
 ``stop_loss``; after take-profit ``break_even_after``, the entry price plus
-``break_even_offset_percent`` in profit). They are ordinary protective intents (``purpose``
+``break_even_offset_percent`` in profit; once the trailing stop is tighter, at the trail). They are ordinary protective intents (``purpose``
 ``take_profit`` / ``stop_loss``, ``parent_intent_id`` the entry, ``trigger_price``): the venue
 places them with ccxt's ``takeProfitPrice`` / ``stopLossPrice`` (on Bybit ``triggerPrice`` +
 ``triggerDirection``, reduce-only), the reconciler follows them like any open order, and the
@@ -29,7 +34,8 @@ stored market).
 ``sync(session, row)`` is the one unit of work, run under the row's lock (FOR UPDATE) by every
 path that can move the ladder — the entry's fills (start, re-size), an order of the ladder
 changing state (``ladder.order``, emitted by the outcome that recorded it: acknowledged,
-filled, cancelled), ``position.flat``, the scheduler's ``check_positions``:
+filled, cancelled), the trail rising (``follow_price``), ``position.flat``, the scheduler's
+``check_positions``:
 
 1. each placed order that ended with a fill and is not counted yet moves the state
    (``model.take_profit_filled`` / ``model.stop_filled``);
@@ -46,8 +52,8 @@ filled, cancelled), ``position.flat``, the scheduler's ``check_positions``:
 
 Every step is a ``ladder.step`` on the signal's trace and an ``exit_ladder`` notification:
 ``started`` (mode native), ``order_placed`` (slot, trigger, quantity, intent id, the one it
-replaces), ``take_profit`` / ``break_even`` / ``stop_loss`` (from the fill: price, quantity),
-``order_cancelled``, ``done``-by-stop, ``cancelled``.
+replaces), ``take_profit`` / ``break_even`` / ``stop_loss`` / ``trailing_exit`` (from the fill:
+price, quantity), ``trailing_raised``, ``order_cancelled``, ``cancelled``.
 
 Left as is: an intent replaced before it was sent is sent and then cancelled; a take-profit
 the venue rejects is not placed again (its REJECTED order is in the trace).
@@ -84,8 +90,6 @@ NATIVE = "native"
 
 def native_capable(entry: OrderIntentRecord, spec: model.ExitLadder) -> bool:
     """The ladder of ``entry`` can rest on its venue (module docstring)."""
-    if not model.supports_native(spec):
-        return False
     try:
         venue = venue_for(entry.account_id)
     except AppError:
@@ -233,6 +237,19 @@ def _stale(session: Session, orders: dict[str, Any], state: model.LadderState) -
 
 
 _ACKNOWLEDGED = (OrderStatus.ACCEPTED.value, OrderStatus.PARTIALLY_FILLED.value, OrderStatus.FILLED.value)
+
+
+def follow_price(session: Session, row: ExitLadderRecord, price: Decimal) -> tuple[int, list[uuid.UUID]]:
+    """The trailing stop of native ladder ``row`` (locked by the caller) at market ``price``:
+    the best price and the trail follow it, and a raised trail replaces the stop order
+    (``sync``). Returns the moves made and the orders to cancel after commit."""
+    spec = model.ExitLadder.model_validate(row.spec)
+    state = state_of(row)
+    new, moves = model.trail(spec, state, price)
+    if new != state and write(session, row, new):
+        for move in moves:
+            record(session, row, move.kind, {"price": move.price, "trigger": move.trigger, "stop": move.stop})
+    return len(moves), sync(session, row)
 
 
 # --------------------------------------------------------------------------- after commit
