@@ -21,9 +21,9 @@ The orders (``model.resting``): one per take-profit not yet taken (a market orde
 its price for ``fraction`` × the entry's filled quantity, the last one the whole remainder when
 no stop follows it) and one stop for the whole remainder (the ladder's stop, else the entry's
 ``stop_loss``; after take-profit ``break_even_after``, the entry price plus
-``break_even_offset_percent`` in profit; once the trailing stop is tighter, at the trail). They are ordinary protective intents (``purpose``
-``take_profit`` / ``stop_loss``, ``parent_intent_id`` the entry, ``trigger_price``): the venue
-places them with ccxt's ``takeProfitPrice`` / ``stopLossPrice`` (on Bybit ``triggerPrice`` +
+``break_even_offset_percent`` in profit; once the trailing stop is tighter, at the trail).
+They are ordinary protective intents (``purpose`` ``take_profit`` / ``stop_loss``,
+``parent_intent_id`` the entry, ``trigger_price``): the venue places them with ccxt's ``takeProfitPrice`` / ``stopLossPrice`` (on Bybit ``triggerPrice`` +
 ``triggerDirection``, reduce-only), the reconciler follows them like any open order, and the
 cancel-on-flat path (``protective.cancel_open``) cancels them with the rest. Quantities are
 truncated and trigger prices rounded to the venue's precision (``app.risk.rules``, from the
@@ -55,8 +55,11 @@ Every step is a ``ladder.step`` on the signal's trace and an ``exit_ladder`` not
 replaces), ``take_profit`` / ``break_even`` / ``stop_loss`` / ``trailing_exit`` (from the fill:
 price, quantity), ``trailing_raised``, ``order_cancelled``, ``cancelled``.
 
-Left as is: an intent replaced before it was sent is sent and then cancelled; a take-profit
-the venue rejects is not placed again (its REJECTED order is in the trace).
+Left as is: an intent replaced before it was sent is sent and then cancelled; an order the
+venue rejects is not placed again (its REJECTED order is in the trace, with a ``rejection``
+notification): a refused take-profit stays untaken, a refused stop leaves the previous stop on
+the venue while the ladder's ``stop`` says the refused level, until the next change places a
+stop again.
 """
 
 import logging
