@@ -21,7 +21,10 @@ Kinds (``payload`` holds ids and plain values, JSON-ready):
 - ``notification`` {kind, payload}: deliver to the subscribed channels
 - ``ladder.step`` {ladder_id, step, account_id, symbol, venue, ...}: one move of an exit ladder
   (started, resized, take_profit, break_even, trailing_raised, stop_loss, trailing_exit,
-  cancelled), written with the move itself (``app.followups.ladder``); its handler only marks it
+  cancelled; native ladders also order_placed, order_cancelled), written with the move itself
+  (``app.followups.ladder``, ``app.followups.native_ladder``); its handler only marks it
+- ``ladder.order`` {ladder_id, order_id, account_id, symbol, venue, status}: an order of a native
+  exit ladder changed state (acknowledged, filled, cancelled); the ladder moves on it (``app.followups.native_ladder.on_order``)
 - ``rebalance.step`` {rebalance_id, step, account_id, venue, status, legs, ...}: a rebalance moved
   (decided, buys_written, complete, incomplete; ``app.portfolio.store``), written with the move
   itself; its handler only marks it
@@ -49,9 +52,10 @@ POSITION_FLAT = "position.flat"
 CANCEL_REQUESTED = "cancel.requested"
 NOTIFICATION = "notification"
 LADDER_STEP = "ladder.step"
+LADDER_ORDER = "ladder.order"
 REBALANCE_STEP = "rebalance.step"
 KINDS = (INTENT_READY, ORDER_TERMINAL, ORDER_ACCEPTED, ENTRY_FILLED, POSITION_FLAT, CANCEL_REQUESTED, NOTIFICATION,
-         LADDER_STEP, REBALANCE_STEP)
+         LADDER_STEP, LADDER_ORDER, REBALANCE_STEP)
 # Kinds whose outcome is visible elsewhere (the intent's status, the next intent's): no job
 # of their own to track, so they are never marked handled.
 UNTRACKED = frozenset({INTENT_READY, ORDER_TERMINAL, ORDER_ACCEPTED})

@@ -1,7 +1,8 @@
 """The scheduler process, composing the stages' periodic work (it sits above them all, as the
 API's ``main`` does): the relay's sweep every ``sweeper_interval_seconds``; the reconciler at
-start and every ``reconcile_interval_seconds``; probes of venues whose circuit breaker is open;
-and, in a thread of its own (its HTTP calls must not delay the sweep), the prediction
+start and every ``reconcile_interval_seconds``, then the native exit ladders' check for
+positions closed by hand (``native_ladder.check_positions``); probes of venues whose circuit
+breaker is open; and, in a thread of its own (its HTTP calls must not delay the sweep), the prediction
 pollers of the configuration file at their intervals; and, in a thread each, the Telegram
 remote control's long poll of every channel with ``command_chat_ids``; the portfolios'
 rebalance triggers (``every``, ``on_drift``) and the rebalances under way each pass."""
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.config import Settings
+from app.followups import native_ladder
 from app.ingest.poller import poll_once
 from app.jobs.reconciler import probe_open_breakers, reconcile
 from app.jobs import relay
@@ -48,6 +50,7 @@ def run_scheduler(settings: Settings) -> int:
         _guarded("rebalances", lambda: rebalance_tick(datetime.now(UTC)))  # schedule, drift, under way (app.portfolio)
         if time.monotonic() >= next_reconcile:
             _guarded("reconciler", reconcile)
+            _guarded("native exit ladders", native_ladder.check_positions)  # positions closed by hand
             next_reconcile = time.monotonic() + settings.reconcile_interval_seconds
         deadline = time.monotonic() + settings.sweeper_interval_seconds
         while running and time.monotonic() < deadline:

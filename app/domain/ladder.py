@@ -7,9 +7,14 @@ stop-loss (price or percent); "move the stop to break-even plus ``break_even_off
 after take-profit k"; a trailing stop (``percent`` or ``amount`` behind the best price since
 activation, optional ``activation_price`` / ``activation_percent``).
 
-``LadderState`` is where a running ladder stands; ``advance(ladder, state, price)`` is the one
-transition: the new state and the ``Move``s it made, in order. Nothing here does I/O; the
-follow-up stage (``app.followups.ladder``) stores the state and turns moves into orders.
+``LadderState`` is where a running ladder stands. Emulated (Tradewire watches the price):
+``advance(ladder, state, price)`` is the one transition: the new state and the ``Move``s it
+made, in order. Native (the take-profits and the stop rest on the venue as trigger orders):
+``resting(ladder, state)`` is what the venue should hold, ``take_profit_filled`` /
+``stop_filled`` are the transitions when one of those orders fills, and ``trail`` moves the
+trailing stop with the price (the stop order on the venue follows it). Nothing here does I/O; the
+follow-up stage (``app.followups.ladder`` / ``app.followups.native_ladder``) stores the state
+and turns moves into orders.
 
 Prices are quote per base, quantities base units, percents 0–100, all ``Decimal``. Sides are
 the entry's: a ``buy`` ladder protects a long (exits sell, profits above the entry), a ``sell``
@@ -260,3 +265,88 @@ def _trail(ladder: ExitLadder, state: LadderState, price: Decimal) -> tuple[Ladd
     if not _better(state.side, trail, state.trail):
         return state, []
     return replace(state, trail=trail), [Move("trailing_raised", price, trigger=best, stop=trail)]
+
+
+# --------------------------------------------------------------------------- native ladders
+@dataclass(frozen=True)
+class Resting:
+    """One order a native ladder keeps on the venue: ``kind`` ``take_profit`` (``index``
+    1-based) or ``stop_loss``, a reduce-only market order triggered at ``trigger`` (quote per
+    base) for ``quantity`` (base units, before the venue's precision)."""
+
+    kind: Literal["take_profit", "stop_loss"]
+    trigger: Decimal
+    quantity: Decimal
+    index: int | None = None
+
+
+def trail(ladder: ExitLadder, state: LadderState, price: Decimal) -> tuple[LadderState, list[Move]]:
+    """A native ladder's trailing stop at market ``price`` (the venue holds the take-profits and
+    the stop): the best price and the trail follow it, nothing exits here — the trail becomes
+    the stop order on the venue (``resting``)."""
+    if state.status != ACTIVE or state.remaining <= 0:
+        return state, []
+    return _trail(ladder, state, price)
+
+
+def effective_stop(state: LadderState) -> tuple[MoveKind, Decimal] | None:
+    """The stop that protects the remainder: the tighter of the fixed stop and the trail."""
+    stops: list[tuple[MoveKind, Decimal]] = []
+    if state.stop is not None:
+        stops.append(("stop_loss", state.stop))
+    if state.trail is not None:
+        stops.append(("trailing_exit", state.trail))
+    return max(stops, key=lambda s: _sign(state.side) * s[1]) if stops else None
+
+
+def resting(ladder: ExitLadder, state: LadderState) -> list[Resting]:
+    """What the venue should hold for ``state``: each take-profit not yet taken (``fraction`` ×
+    the entry's filled quantity, the last one the whole remainder when no stop follows it) and
+    the stop for the whole remainder at the tighter of the fixed stop and the trail. Nothing
+    once the ladder is not active."""
+    if state.status != ACTIVE or state.remaining <= 0:
+        return []
+    orders: list[Resting] = []
+    levels = take_profit_prices(ladder, state.side, state.entry_price)
+    for number in range(state.taken + 1, len(levels) + 1):
+        with localcontext(MONEY_CONTEXT):
+            wanted = ladder.take_profits[number - 1].fraction * state.quantity
+        last = number == len(levels) and ladder.trailing_stop is None and state.stop is None
+        orders.append(Resting("take_profit", levels[number - 1],
+                              state.remaining if last else min(wanted, state.remaining), number))
+    stop = effective_stop(state)
+    if stop is not None:
+        orders.append(Resting("stop_loss", stop[1], state.remaining))
+    return orders
+
+
+def take_profit_filled(ladder: ExitLadder, state: LadderState, index: int, quantity: Decimal,
+                       price: Decimal) -> tuple[LadderState, list[Move]]:
+    """Take-profit ``index`` (1-based) filled ``quantity`` at ``price`` on the venue: it is taken
+    (with the take-profits before it, which a gap filled at the same time), the break-even move
+    follows after take-profit ``break_even_after``, and the ladder is done when nothing is left.
+    A take-profit already counted changes nothing."""
+    if state.status != ACTIVE or index <= state.taken:
+        return state, []
+    levels = take_profit_prices(ladder, state.side, state.entry_price)
+    closed = min(state.closed + quantity, state.quantity)
+    state = replace(state, taken=index, closed=closed)
+    moves = [Move("take_profit", price, trigger=levels[index - 1], quantity=quantity, index=index)]
+    if ladder.break_even_after is not None and ladder.break_even_after <= index:
+        even = _from_entry(state.entry_price, state.side, ladder.break_even_offset_percent)
+        if _better(state.side, even, state.stop):
+            state = replace(state, stop=even)
+            moves.append(Move("break_even", price, trigger=levels[index - 1], stop=even, index=index))
+    if state.remaining <= 0:
+        state = replace(state, status=DONE)
+    return state, moves
+
+
+def stop_filled(state: LadderState, quantity: Decimal, price: Decimal) -> tuple[LadderState, list[Move]]:
+    """The stop filled ``quantity`` at ``price`` on the venue: the ladder is done (a
+    ``trailing_exit`` when the trail was the tighter stop)."""
+    if state.status != ACTIVE:
+        return state, []
+    kind, level = effective_stop(state) or ("stop_loss", None)
+    move = Move(kind, price, trigger=level, quantity=quantity)
+    return replace(state, closed=state.quantity, status=DONE), [move]

@@ -4,7 +4,9 @@ whoever recorded them (the worker's job, a re-run, the reconciler, a cancel):
 * ``entry.filled``: an entry carrying a stop-loss or take-profit has filled (FILLED, or
   CANCELED / EXPIRED after a partial fill); its protective orders are to be placed;
 * ``position.flat``: a fill left the account flat in the symbol while protective orders are
-  open there; they are to be cancelled (a filled stop-loss cancels its take-profit).
+  open there; they are to be cancelled (a filled stop-loss cancels its take-profit);
+* ``ladder.order``: an order of a native exit ladder changed state (the venue acknowledged it,
+  it filled, it was cancelled); the ladder moves on it (``app.followups.native_ladder``).
 
 That the order no longer holds its symbol's line (``order.terminal`` / ``order.accepted``) is
 emitted by the ledger with the transition itself. The handlers live above this stage, in
@@ -15,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import events
@@ -25,6 +27,8 @@ from app.persistence.models import ExitLadderRecord, OrderIntentRecord, OrderRec
 
 FILL_FINAL = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED)
 PROTECTIVE = ("stop_loss", "take_profit")
+_NATIVE_LADDER = select(ExitLadderRecord.id).where(ExitLadderRecord.entry_intent_id == bindparam("entry"),
+                                                   ExitLadderRecord.mode == "native")
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,13 @@ class IntentFacts:
     wants_protection: bool
     signal_id: uuid.UUID
     sequence: int
+    protects: uuid.UUID | None = None  # a protective order's entry intent (a native ladder's orders)
 
 
 def facts(intent: OrderIntentRecord) -> IntentFacts:
     wants = not intent.reduce_only and (intent.stop_loss is not None or intent.take_profit is not None)
-    return IntentFacts(intent.id, intent.purpose == "entry", wants, intent.signal_id, intent.sequence)
+    protects = intent.parent_intent_id if intent.purpose in PROTECTIVE else None
+    return IntentFacts(intent.id, intent.purpose == "entry", wants, intent.signal_id, intent.sequence, protects)
 
 
 def emit_for(session: Session, order: OrderRecord, before: OrderStatus, filled_before: Decimal,
@@ -59,6 +65,11 @@ def emit_for(session: Session, order: OrderRecord, before: OrderStatus, filled_b
         # an exit ladder is sized on every fill of its entry, partial ones included
         events.emit(session, events.ENTRY_FILLED, payload | {"intent_id": str(known.intent_id)},
                     signal_id=known.signal_id, order_id=order.id)
+    if known.protects is not None and status != before:
+        ladder_id = session.execute(_NATIVE_LADDER, {"entry": known.protects}).scalar_one_or_none()
+        if ladder_id is not None:
+            events.emit(session, events.LADDER_ORDER, payload | {"ladder_id": str(ladder_id), "status": status.value},
+                        signal_id=known.signal_id, order_id=order.id)
     if order.filled_quantity > filled_before and ledger.position_quantity(session, order.account_id, order.symbol,
                                                                                 order.position_side) == 0 \
             and (_protective_open(session, order) or _ladder_active(session, order)):

@@ -7,8 +7,11 @@ changes nothing the second time.
 
 - ``entry.filled`` → start or re-size the entry's exit ladder (``ladder.start_or_resize``), or
   else place its protective orders (``protective.place_for``)
-- ``position.flat`` → cancel the symbol's open protective orders (``protective.cancel_open``)
-  and what is left of its exit ladders (``ladder.cancel_for``)
+- ``position.flat`` → cancel what is left of the symbol's exit ladders (``ladder.cancel_for``;
+  first, so a native ladder's cancels are in its trace) and its open protective orders
+  (``protective.cancel_open``)
+- ``ladder.order`` → an order of a native exit ladder changed state: the ladder moves on it,
+  replaced orders are cancelled (``native_ladder.on_order``)
 - ``ladder.step`` → nothing more: the move was written with the step (``ladder.describe``)
 - ``cancel.requested`` → cancel the account's open orders, in the symbol or all (the ``cancel`` action)
 - ``order.terminal`` (while a rebalance of the account is under way) → advance it
@@ -27,7 +30,7 @@ from sqlalchemy import update
 from app import events
 from app.db import unit_of_work
 from app.execution.cancel import cancel_open_orders
-from app.followups import ladder, protective, rebalance
+from app.followups import ladder, native_ladder, protective, rebalance
 from app.persistence.models import EventRecord
 
 log = logging.getLogger(__name__)
@@ -42,9 +45,9 @@ def _entry_filled(payload: dict[str, Any]) -> str:
 
 
 def _position_flat(payload: dict[str, Any]) -> str:
+    ladders = ladder.cancel_for(uuid.UUID(payload["account_id"]), payload["symbol"])
     cancelled = protective.cancel_open(uuid.UUID(payload["account_id"]), payload["symbol"],
                                        position_side=payload.get("position_side"))
-    ladders = ladder.cancel_for(uuid.UUID(payload["account_id"]), payload["symbol"])
     return f"{cancelled} protective order(s) cancelled" + (f", {ladders} exit ladder(s) cancelled" if ladders else "")
 
 
@@ -58,6 +61,7 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], str]] = {
     events.POSITION_FLAT: _position_flat,
     events.CANCEL_REQUESTED: _cancel_requested,
     events.LADDER_STEP: ladder.describe,
+    events.LADDER_ORDER: native_ladder.on_order,
     events.ORDER_TERMINAL: rebalance.on_order_terminal,  # dispatched only while a rebalance waits (app.jobs.relay)
     events.REBALANCE_STEP: rebalance.describe,
 }

@@ -1,26 +1,32 @@
-"""Exit ladders: an entry's take-profits, stop-loss, break-even move and trailing stop, run by
-Tradewire from market data (``app.domain.ladder`` is the model and its state machine).
+"""Exit ladders: an entry's take-profits, stop-loss, break-even move and trailing stop
+(``app.domain.ladder`` is the model and its state machine), native on the venue or emulated
+by Tradewire from market data.
 
 * On ``entry.filled`` of an entry whose signal (or else strategy) has an ``exit_ladder``, the
   ladder's row is written (``exit_ladders``, id uuid5 of the entry intent): sized on what the
   entry has filled, priced from its average fill. Each later fill of the same entry (a
   partially filled limit) re-sizes it. The entry's own ``stop_loss`` is the ladder's unless the
   ladder names one; no separate protective orders are written for it.
-* ``on_market_update(source, symbol)`` — a listener of the market-data streamer, registered by
-  the ``tradewire marketdata`` process — advances each active ladder on the symbol with the
-  fresh price. A step is written in one transaction: the ladder's new state (only over the
-  version it was computed from, so one trigger acts once however many processes or restarts
-  see it), a reduce-only market intent per exit (id uuid5 of the ladder and the step: written
-  at most once) with its ``intent.ready``, a ``ladder.step`` event on the signal (its trace) and
-  an ``exit_ladder`` notification.
+* ``mode`` ``native`` where the venue can hold the orders (a real venue whose adapter
+  ``supports_protective_orders`` for the symbol: Bybit / OKX perpetuals, Binance futures): its
+  take-profits and stop rest on the venue as reduce-only trigger orders and it moves on their
+  outcomes (``app.followups.native_ladder``), so they act while Tradewire is down. Its trailing
+  stop, if any, follows market data here (``step`` → ``native_ladder.follow_price``): each
+  raise of the trail replaces the stop order on the venue.
+* ``mode`` ``emulated`` elsewhere (the paper venue, Binance spot): ``on_market_update(source,
+  symbol)`` — a listener of the market-data streamer,
+  registered by the ``tradewire marketdata`` process — advances each active ladder on the
+  symbol with the fresh price. A step is written in one transaction: the ladder's new state
+  (only over the version it was computed from, so one trigger acts once however many
+  processes or restarts see it), a reduce-only market intent per exit (id uuid5 of the ladder
+  and the step: written at most once) with its ``intent.ready``, a ``ladder.step`` event on the
+  signal (its trace) and an ``exit_ladder`` notification. Exits are market orders cut to the
+  position by the execution service (``reduce_only``), so an exit that races a manual close
+  never opens a new position.
 * On ``position.flat``, or when the listener finds the position closed or reversed by any other
-  path (an exit alert, a manual close adopted by the reconciler), what is left is cancelled.
-
-Emulated everywhere, real venues included: a break-even move or a trailing stop changes a stop
-after it was placed, which needs a cancel and a new order on every venue ccxt supports, and
-a fill of one native take-profit would have to be seen before the next move. Exits are market
-orders cut to the position by the execution service (``reduce_only``), so an exit that races a
-manual close never opens a new position.
+  path (an exit alert, a manual close adopted by the reconciler), what is left is cancelled
+  (native: with its orders on the venue; the scheduler's ``native_ladder.check_positions``
+  covers a close adopted from the venue).
 """
 
 import logging
@@ -29,7 +35,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -40,16 +46,16 @@ from app.domain import ladder as model
 from app.domain.enums import IntentStatus, OrderSide, OrderType
 from app.domain.intents import client_order_id_for
 from app.domain.marketdata import Quote
-from app.execution.ledger import NET
 from app.marketdata import cache
 from app.marketdata.sources import source_config
-from app.notify import notify_on_commit, plain
+from app.errors import TemporaryVenueError
+from app.followups import native_ladder
+from app.followups.ladder_rows import columns, position_gone, record, state_of, write
 from app.persistence.models import (
     Account,
     ExitLadderRecord,
     OrderIntentRecord,
     OrderRecord,
-    PositionRecord,
     SignalRecord,
     Strategy,
 )
@@ -92,37 +98,47 @@ def start_or_resize(entry_intent_id: uuid.UUID) -> str | None:
         order = session.execute(select(OrderRecord).where(OrderRecord.intent_id == entry.id)).scalar_one()
         if order.filled_quantity <= 0 or order.average_price is None:
             return "exit ladder: the entry has not filled"
-        outcome, source = _start_or_resize(session, entry, order, spec)
+        ladder_id = uuid.uuid5(NAMESPACE, str(entry.id))
+        outcome, source, stale = _start_or_resize(session, entry, order, spec, ladder_id)
     if source is not None:
         cache.request(source, entry.symbol)  # the streamer watches the symbol from now on
+    if native_ladder.cancel_stale(ladder_id, stale):
+        raise TemporaryVenueError(f"exit ladder {ladder_id}: replaced orders not cancelled yet; retried")
     return outcome
 
 
-def _start_or_resize(session: Session, entry: OrderIntentRecord, order: OrderRecord,
-                     spec: model.ExitLadder) -> tuple[str, str | None]:
-    ladder_id = uuid.uuid5(NAMESPACE, str(entry.id))
+def _start_or_resize(session: Session, entry: OrderIntentRecord, order: OrderRecord, spec: model.ExitLadder,
+                     ladder_id: uuid.UUID) -> tuple[str, str | None, list[uuid.UUID]]:
+    """The ladder started or re-sized in the caller's transaction: what it did, the market-data
+    source to watch (emulated), the native orders to cancel after commit (replaced)."""
     side = OrderSide(entry.side)
     state = model.start(spec, side, order.average_price, order.filled_quantity)
-    source = _source_of(session, entry.account_id)
+    native = native_ladder.native_capable(entry, spec)
+    # a native ladder follows market data only for its trailing stop (native_ladder.follow_price)
+    source = None if native and spec.trailing_stop is None else _source_of(session, entry.account_id)
     inserted = session.execute(pg_insert(ExitLadderRecord).values(
         id=ladder_id, entry_intent_id=entry.id, signal_id=entry.signal_id, account_id=entry.account_id,
-        venue=entry.venue, symbol=entry.symbol, source=source, side=side.value, mode="emulated",
-        position_side=entry.position_side, spec=spec.model_dump(mode="json", exclude_none=True), version=0, **_columns(state),
+        venue=entry.venue, symbol=entry.symbol, source=source, side=side.value,
+        mode=native_ladder.NATIVE if native else "emulated", position_side=entry.position_side,
+        spec=spec.model_dump(mode="json", exclude_none=True), version=0, **columns(state),
     ).on_conflict_do_nothing().returning(ExitLadderRecord.id)).scalar_one_or_none()
     row = session.get(ExitLadderRecord, ladder_id, with_for_update=True, populate_existing=True)
+    native = row.mode == native_ladder.NATIVE
     if inserted is not None:
         prices = model.take_profit_prices(spec, side, state.entry_price)
-        _record(session, row, "started", {
+        record(session, row, "started", {
             "entry_price": state.entry_price, "quantity": state.quantity, "take_profits": prices,
             "stop": state.stop, "monitored": source is not None})
-        return f"exit ladder started: {len(prices)} take-profit(s) on {state.quantity}", source
+        stale = native_ladder.sync(session, row) if native else []
+        return f"exit ladder started: {len(prices)} take-profit(s) on {state.quantity}", source, stale
     if row.status != model.ACTIVE or order.filled_quantity <= row.quantity:
-        return "exit ladder already sized", source
-    resized = model.resize(_state(row), order.filled_quantity, order.average_price)
+        return "exit ladder already sized", source, native_ladder.sync(session, row) if native else []
+    resized = model.resize(state_of(row), order.filled_quantity, order.average_price)
     before = row.quantity
-    _write(session, row, resized)
-    _record(session, row, "resized", {"from": before, "quantity": resized.quantity, "entry_price": resized.entry_price})
-    return f"exit ladder re-sized from {before} to {resized.quantity}", source
+    write(session, row, resized)
+    record(session, row, "resized", {"from": before, "quantity": resized.quantity, "entry_price": resized.entry_price})
+    stale = native_ladder.sync(session, row) if native else []
+    return f"exit ladder re-sized from {before} to {resized.quantity}", source, stale
 
 
 def _source_of(session: Session, account_id: uuid.UUID) -> str | None:
@@ -158,26 +174,46 @@ def step(ladder_id: uuid.UUID, quote: Quote) -> int:
         row = session.get(ExitLadderRecord, ladder_id)
         if row is None or row.status != model.ACTIVE:
             return 0
-        if _position_gone(session, row):
-            _cancel(session, row, "the position was closed")
-            return 1
-        state = _state(row)
-        price = _market_price(quote, state.exit_side)
-        if price is None:
-            return 0
-        new, moves = model.advance(model.ExitLadder.model_validate(row.spec), state, price)
-        if new == state:
-            return 0
-        version = row.version
-        if not _write(session, row, new):
-            return 0  # another process stepped it from the same version first
-        entry = session.get(OrderIntentRecord, row.entry_intent_id)
-        for move in moves:
-            intent_id = _exit(session, row, entry, move, version) if move.is_exit else None
-            _record(session, row, move.kind, {
-                "index": move.index, "price": move.price, "trigger": move.trigger, "quantity": move.quantity,
-                "stop": move.stop, "intent_id": intent_id})
+        if row.mode == native_ladder.NATIVE:
+            moved, stale = _step_native(session, row, quote)
+        else:
+            return _step_emulated(session, row, quote)
+    native_ladder.cancel_stale(ladder_id, stale)  # failures are logged; the ladder's next event retries
+    return moved
+
+
+def _step_emulated(session: Session, row: ExitLadderRecord, quote: Quote) -> int:
+    """An emulated ladder at ``quote``: its moves and exits written once (module docstring)."""
+    if position_gone(session, row):
+        _cancel(session, row, "the position was closed")
+        return 1
+    state = state_of(row)
+    price = _market_price(quote, state.exit_side)
+    if price is None:
+        return 0
+    new, moves = model.advance(model.ExitLadder.model_validate(row.spec), state, price)
+    if new == state:
+        return 0
+    version = row.version
+    if not write(session, row, new):
+        return 0  # another process stepped it from the same version first
+    entry = session.get(OrderIntentRecord, row.entry_intent_id)
+    for move in moves:
+        intent_id = _exit(session, row, entry, move, version) if move.is_exit else None
+        record(session, row, move.kind, {
+            "index": move.index, "price": move.price, "trigger": move.trigger, "quantity": move.quantity,
+            "stop": move.stop, "intent_id": intent_id})
     return len(moves)
+
+
+def _step_native(session: Session, row: ExitLadderRecord, quote: Quote) -> tuple[int, list[uuid.UUID]]:
+    """A native ladder's trailing stop at ``quote`` (its take-profits and stop move on their
+    orders' outcomes); the orders it replaced are cancelled after commit."""
+    row = session.get(ExitLadderRecord, row.id, with_for_update=True, populate_existing=True)
+    price = _market_price(quote, state_of(row).exit_side)
+    if row.status != model.ACTIVE or price is None:
+        return 0, []
+    return native_ladder.follow_price(session, row, price)
 
 
 def _market_price(quote: Quote, exit_side: OrderSide) -> Decimal | None:
@@ -223,54 +259,20 @@ def cancel_for(account_id: uuid.UUID, symbol: str) -> int:
         rows = session.execute(select(ExitLadderRecord).where(
             ExitLadderRecord.account_id == account_id, ExitLadderRecord.symbol == symbol,
             ExitLadderRecord.status == model.ACTIVE).with_for_update()).scalars().all()
-        gone = [row for row in rows if _position_gone(session, row)]
+        native = {row.id: native_ladder.sync(session, row) for row in rows if row.mode == native_ladder.NATIVE}
+        gone = [row for row in rows if row.id not in native and position_gone(session, row)]
         for row in gone:
             _cancel(session, row, "the position was closed")
-    return len(gone)
-
-
-def _position_gone(session: Session, row: ExitLadderRecord) -> bool:
-    """The position the ladder protects (the net one, or in hedge mode its side's) is flat or reversed."""
-    quantity = session.execute(select(PositionRecord.quantity).where(
-        PositionRecord.account_id == row.account_id, PositionRecord.symbol == row.symbol,
-        PositionRecord.position_side == (row.position_side or NET))).scalar_one_or_none()
-    quantity = quantity or Decimal(0)
-    return quantity <= 0 if row.side == OrderSide.BUY.value else quantity >= 0
+        ended = sum(1 for row in rows if row.id in native and row.status == model.CANCELLED)
+    for ladder_id, stale in native.items():
+        native_ladder.cancel_stale(ladder_id, stale)  # failures are logged; the reconciler follows those orders
+    return len(gone) + ended
 
 
 def _cancel(session: Session, row: ExitLadderRecord, reason: str) -> None:
-    state = _state(row)
-    if _write(session, row, model.cancel(state)):
-        _record(session, row, "cancelled", {"reason": reason, "left": state.remaining, "taken": state.taken})
-
-
-# --------------------------------------------------------------------------- rows and events
-def _state(row: ExitLadderRecord) -> model.LadderState:
-    return model.LadderState(OrderSide(row.side), row.entry_price, row.quantity, row.closed, row.taken, row.stop,
-                             row.trail, row.best, row.status)
-
-
-def _columns(state: model.LadderState) -> dict[str, Any]:
-    return {"status": state.status, "entry_price": state.entry_price, "quantity": state.quantity,
-            "closed": state.closed, "taken": state.taken, "stop": state.stop, "trail": state.trail, "best": state.best}
-
-
-def _write(session: Session, row: ExitLadderRecord, state: model.LadderState) -> bool:
-    """``row`` becomes ``state`` if nobody changed it since it was read (its version)."""
-    written = session.execute(
-        update(ExitLadderRecord)
-        .where(ExitLadderRecord.id == row.id, ExitLadderRecord.version == row.version,
-               ExitLadderRecord.status == model.ACTIVE)
-        .values(**_columns(state), version=row.version + 1)
-        .returning(ExitLadderRecord.version)
-    ).scalar_one_or_none()
-    if written is None:
-        return False
-    row_state = _columns(state) | {"version": written}
-    for key, value in row_state.items():
-        setattr(row, key, value)
-    session.expunge(row)  # the statement wrote it; the ORM must not write it again
-    return True
+    state = state_of(row)
+    if write(session, row, model.cancel(state)):
+        record(session, row, "cancelled", {"reason": reason, "left": state.remaining, "taken": state.taken})
 
 
 def _exit(session: Session, row: ExitLadderRecord, entry: OrderIntentRecord, move: model.Move,
@@ -279,7 +281,7 @@ def _exit(session: Session, row: ExitLadderRecord, entry: OrderIntentRecord, mov
     intent_id = uuid.uuid5(NAMESPACE, f"{row.id}:{move.kind}:{move.index or 0}")
     inserted = session.execute(pg_insert(OrderIntentRecord).values(
         id=intent_id, signal_id=entry.signal_id, decision_id=entry.decision_id, account_id=entry.account_id,
-        venue=entry.venue, symbol=entry.symbol, side=_state(row).exit_side.value,
+        venue=entry.venue, symbol=entry.symbol, side=state_of(row).exit_side.value,
         order_type=OrderType.MARKET.value, quantity=move.quantity, limit_price=None, reference_price=move.price,
         time_in_force=None, reduce_only=True, stop_loss=None, take_profit=None,
         sequence=entry.sequence + SEQUENCE_OFFSET + version, client_order_id=client_order_id_for(intent_id),
@@ -290,15 +292,6 @@ def _exit(session: Session, row: ExitLadderRecord, entry: OrderIntentRecord, mov
         events.emit(session, events.INTENT_READY, {"intent_id": str(intent_id), "venue": entry.venue},
                     signal_id=entry.signal_id, job_id=client_order_id_for(intent_id))
     return intent_id
-
-
-def _record(session: Session, row: ExitLadderRecord, step_kind: str, detail: dict[str, Any]) -> None:
-    """The move in the signal's trace (``ladder.step``) and as an ``exit_ladder`` notification."""
-    payload = plain({"ladder_id": row.id, "step": step_kind, "account_id": row.account_id, "symbol": row.symbol,
-                     "venue": row.venue, **{k: v for k, v in detail.items() if v is not None}})
-    events.emit(session, events.LADDER_STEP, payload, signal_id=row.signal_id)
-    notify_on_commit(session, "exit_ladder", payload)
-    log.info("exit ladder %s: %s", row.id, step_kind, extra={"detail": payload})
 
 
 def describe(payload: dict[str, Any]) -> str:

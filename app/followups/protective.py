@@ -10,8 +10,9 @@ trigger orders, and cancelled when the position they protect is closed.
   lifecycle.
 * The venue places them with ccxt's unified ``stopLossPrice`` / ``takeProfitPrice``
   (https://docs.ccxt.com/#/README?id=stop-loss-orders); where the adapter says it cannot
-  (Binance spot has no reduce-only and no two stops on one balance; the paper venue simulates
-  no triggers) none are written and a warning is logged.
+  (Binance spot has no reduce-only and no two stops on one balance) none are written and a
+  warning is logged. A native exit ladder's take-profits and stops are protective intents of
+  the same kind (``app.followups.native_ladder``), so the cancel below covers them too.
 * On ``position.flat`` (a fill left the account flat in the symbol), every open protective
   order of that symbol is cancelled: a filled stop-loss cancels its take-profit
   (one-cancels-the-other).

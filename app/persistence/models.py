@@ -500,7 +500,9 @@ class ExitLadderRecord(Base):
     """The exit ladder of one entry (``app.domain.ladder``): ``spec`` as asked (an ``ExitLadder``
     dump), where it stands (``entry_price``, ``quantity``, ``closed``, ``taken``, ``stop``,
     ``trail``, ``best``; prices quote per base, quantities base units) and ``status``
-    (active, done, cancelled). ``source`` / ``symbol``: the market data that drives it.
+    (active, done, cancelled). ``source`` / ``symbol``: the market data that drives it (emulated
+    mode); ``mode`` ``native``: its take-profits and stop are trigger orders on the venue,
+    listed in ``orders``, and it moves on their outcomes (``app.followups.native_ladder``).
     ``version`` grows with every step; a step is written only over the version it was computed
     from, so one trigger acts once whichever process sees it. The id derives from the entry
     intent's (uuid5)."""
@@ -521,6 +523,9 @@ class ExitLadderRecord(Base):
     mode: Mapped[str] = mapped_column(String(16), default="emulated")
     position_side: Mapped[str | None] = mapped_column(String(8))  # hedge mode: the side it protects
     spec: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # native mode: the intent ids of the ladder's current orders on the venue,
+    # {"take_profits": {"1": id, ...}, "stop": id}; replaced ones are no longer listed
+    orders: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     status: Mapped[str] = mapped_column(String(16))
     entry_price: Mapped[Decimal] = mapped_column(Money)
     quantity: Mapped[Decimal] = mapped_column(Money)

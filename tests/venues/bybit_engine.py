@@ -16,7 +16,10 @@ fees ``taker`` / ``maker`` of the notional in USDT, margin = notional / the symb
 (``LEVERAGE`` until set) checked against the wallet, no funding; a liquidation happens only
 when a test calls :meth:`LinearEngine.liquidate`. A reduce-only order larger than the position
 is cut to the position's size (as Bybit does); with no opposite position it is refused
-(110017); a triggered reduce-only order with nothing left to reduce is deactivated.
+(110017); a triggered reduce-only order with nothing left to reduce is deactivated. A
+conditional order whose trigger the price has already crossed is refused (110092 "expect
+Rising, but trigger_price[…] <= current[…]", 110093 for Falling: the messages of ccxt's bybit
+error table).
 
 Hedge mode ("Switch Position Mode" mode 3; "Place Order" ``positionIdx``): every order names
 its position, 1 the long and 2 the short (0 is refused, as a non-zero index is in one-way
@@ -176,6 +179,10 @@ class LinearEngine:
                 reducible = self._reducible(inst.id, side, qty, idx)
                 order["qty"] = reducible if trigger is None else qty
             last = self.prices[inst.id]
+            if trigger is not None and order["direction"] == 1 and trigger <= last:
+                raise BybitError(110092, f"expect Rising, but trigger_price[{fmt(trigger)}] <= current[{fmt(last)}]")
+            if trigger is not None and order["direction"] == 2 and trigger >= last:
+                raise BybitError(110093, f"expect Falling, but trigger_price[{fmt(trigger)}] >= current[{fmt(last)}]")
             if not reduce_only and (qty * (price or last)) < D(inst.min_notional):
                 raise BybitError(110094, "Order does not meet minimum order value 5USDT")
             if not reduce_only and (self._used_margin() + qty * (price or last) / self.lev(inst.id)) > self.wallet:
