@@ -14,7 +14,8 @@ from app.bootstrap import create_strategy
 from app.db import unit_of_work
 from app.jobs.worker import warm_up
 from app.jobs.reconciler import reconcile
-from app.persistence.models import Account, OrderRecord, PositionDriftRecord, PositionRecord, Strategy
+from app.persistence.models import (Account, ExitLadderRecord, OrderRecord, PositionDriftRecord, PositionRecord,
+                                   Strategy)
 from tests.conftest import drain_queues
 from tests.venues.tradewire import apply_settings, bybit_account
 
@@ -207,6 +208,38 @@ def test_a_tradingview_reversal_in_hedge_mode_closes_the_long_then_opens_the_sho
     shown = trace(client, admin, reversed_)
     assert check(shown, "position_sync").get("detail") is None  # the sender's long was the ledger's long
     assert [i["position_side"] for i in shown["intents"]] == ["long", "short"]
+
+
+def settle() -> None:
+    for _ in range(10):
+        if not drain_queues():
+            return
+
+
+def resting(fake) -> list[tuple]:
+    """The venue's untriggered conditional orders: (side, positionIdx, trigger, qty)."""
+    with fake.engine.lock:
+        return sorted((o["side"], o.get("idx", 0), str(o["trigger"]), str(o["qty"]))
+                      for o in fake.engine.orders if o["status"] == "Untriggered")
+
+
+def test_hedge_mode_native_ladder_protects_its_side_and_closing_the_long_leaves_the_short_alone(
+        client, admin, fake, monkeypatch):
+    ladder = {"take_profits": [{"price": "60600", "fraction": "0.5"}], "stop_loss": "59000"}
+    token = futures_strategy(fake, monkeypatch, position_mode="hedge", strategy={"exit_ladder": ladder})
+    alert(client, token, size="0.02", target_position="long", prev_position="flat")
+    alert(client, token, action="sell", position_side="short", exit_ladder={"stop_loss": "61500"})
+    settle()
+    assert resting(fake) == [("Buy", 2, "61500", "0.01"),                       # the short's stop
+                             ("Sell", 1, "59000", "0.02"), ("Sell", 1, "60600", "0.01")]  # the long's ladder
+    closed = alert(client, token, action="exit", prev_position="long", size="0.02")
+    assert closed["status"] == "accepted"
+    settle()
+    assert positions() == {"long": Decimal(0), "short": Decimal("-0.01")}
+    assert resting(fake) == [("Buy", 2, "61500", "0.01")]  # the long's ladder is gone, the short's stop stays
+    with unit_of_work() as session:
+        ladders = dict(session.execute(select(ExitLadderRecord.position_side, ExitLadderRecord.status)).all())
+    assert ladders == {"long": "cancelled", "short": "active"}
 
 
 def test_position_side_on_a_one_way_account_is_refused(client, admin, fake, monkeypatch):
