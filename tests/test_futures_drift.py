@@ -19,6 +19,7 @@ from app.jobs.reconciler import reconcile
 from app.notify.config import reset_notifications_config
 from app.notify.jobs import get_notify_queue
 from app.persistence.models import EventRecord, FillRecord, PositionDriftRecord, PositionRecord
+from tests.conftest import drain_queues
 from tests.venues import make_ccxt_bybit
 from tests.venues.tradewire import apply_settings, bybit_account, make_intent
 
@@ -147,3 +148,22 @@ def test_a_position_the_ledger_never_saw_is_adopted_with_the_venues_entry_price(
     position = ledger(account)
     assert position.quantity == Decimal("0.03") and position.average_price == Decimal(60000)
     assert drifts()[0].action == "adopted"
+
+
+def test_a_close_by_hand_adopted_cancels_the_positions_protective_orders(fake, monkeypatch, db):
+    """Adopting a position closed on the exchange is a close like any other: the stop-loss and
+    take-profit resting on the venue for it are cancelled (they protected nothing any more)."""
+    apply_settings(monkeypatch)
+    account = bybit_account(fake, monkeypatch, sync_mode="adopt")
+    entry = make_intent(account, symbol=PERP, quantity="0.01", stop_loss="58000", take_profit="62000")
+    assert execute_intent(entry.id).value == "FILLED"
+    drain_queues()  # the protective orders are written and placed
+    with fake.engine.lock:
+        assert sorted(o["status"] for o in fake.engine.orders if o["trigger"]) == ["Untriggered", "Untriggered"]
+    fake.close_by_hand(PERP)
+    reconcile()
+    reconcile()  # seen twice: adopted, position.flat
+    assert drifts()[0].action == "adopted" and ledger(account).quantity == 0
+    drain_queues()
+    with fake.engine.lock:
+        assert sorted(o["status"] for o in fake.engine.orders if o["trigger"]) == ["Deactivated", "Deactivated"]

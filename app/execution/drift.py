@@ -14,7 +14,9 @@ compared side by side (the venue's ``hedged`` positions with ccxt's ``side``).
 follow the venue once the same drift is seen on two passes in a row (a fill that was still
 being recorded during the first pass cannot be adopted twice): the position row is set to the
 venue's quantity and entry price — an adjustment recorded in the drift row (``action`` adopted),
-never a fill, so fills, fees and realised PnL stay what the venue reported.
+never a fill, so fills, fees and realised PnL stay what the venue reported. A position adopted
+as closed emits ``position.flat``, so its protective orders and exit ladders are cancelled as
+after any other close.
 
 Symbols with an entry on its way (intent pending or submitting, entry order not final) are
 left for the next pass: their position is moving.
@@ -30,6 +32,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from app import events
 from app.config_file import AccountConfig
 from app.db import unit_of_work
 from app.domain.enums import IntentStatus
@@ -212,6 +215,10 @@ def _adopt(session: Session, account_id: uuid.UUID, drift: Drift, row: PositionD
     position.average_price = entry if entry is not None or drift.venue == 0 else position.average_price
     row.action, row.resolved_at = "adopted", now
     row.detail = f"{row.detail}; adopted: ledger position {fmt(drift.ledger)} -> {fmt(drift.venue)} (an adjustment, not a fill)"
+    if drift.venue == 0:  # closed on the venue: what protected it goes (protective orders, exit ladders)
+        side = {} if drift.position_side == NET else {"position_side": drift.position_side}
+        events.emit(session, events.POSITION_FLAT, {"account_id": str(account_id), "symbol": drift.symbol,
+                                                    "venue": row.venue, "adopted": True, **side})
     log.warning("position of %s adopted from the venue: %s -> %s", drift.symbol, fmt(drift.ledger), fmt(drift.venue))
 
 
