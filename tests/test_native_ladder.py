@@ -59,9 +59,10 @@ def follow() -> None:
 
 def entry_with_ladder(account, ladder=LADDER, **kwargs):
     intent = make_intent(account, symbol=PERP, **kwargs)
-    with unit_of_work() as session:
+    with unit_of_work() as session:  # as ingest writes a signal with a ladder and its entry
         session.execute(update(SignalRecord).where(SignalRecord.id == intent.signal_id)
                         .values(payload={"exit_ladder": ladder}))
+        session.execute(update(OrderIntentRecord).where(OrderIntentRecord.id == intent.id).values(exit_ladder=True))
     return intent
 
 

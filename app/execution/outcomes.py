@@ -17,13 +17,13 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app import events
 from app.domain.orders import OPEN_STATE_VALUES, OrderStatus
 from app.execution import ledger
-from app.persistence.models import ExitLadderRecord, OrderIntentRecord, OrderRecord, SignalRecord, Strategy
+from app.persistence.models import ExitLadderRecord, OrderIntentRecord, OrderRecord
 
 FILL_FINAL = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED)
 PROTECTIVE = ("stop_loss", "take_profit")
@@ -41,12 +41,14 @@ class IntentFacts:
     signal_id: uuid.UUID
     sequence: int
     protects: uuid.UUID | None = None  # a protective order's entry intent (a native ladder's orders)
+    wants_ladder: bool = False  # an entry its signal or strategy gives an exit ladder
 
 
 def facts(intent: OrderIntentRecord) -> IntentFacts:
     wants = not intent.reduce_only and (intent.stop_loss is not None or intent.take_profit is not None)
     protects = intent.parent_intent_id if intent.purpose in PROTECTIVE else None
-    return IntentFacts(intent.id, intent.purpose == "entry", wants, intent.signal_id, intent.sequence, protects)
+    return IntentFacts(intent.id, intent.purpose == "entry", wants, intent.signal_id, intent.sequence, protects,
+                       bool(intent.exit_ladder))
 
 
 def emit_for(session: Session, order: OrderRecord, before: OrderStatus, filled_before: Decimal,
@@ -61,7 +63,7 @@ def emit_for(session: Session, order: OrderRecord, before: OrderStatus, filled_b
             and order.filled_quantity > 0:
         events.emit(session, events.ENTRY_FILLED, payload | {"intent_id": str(known.intent_id)},
                     signal_id=known.signal_id, order_id=order.id)
-    elif known.entry and order.filled_quantity > filled_before and _wants_ladder(session, known.intent_id):
+    elif known.entry and known.wants_ladder and order.filled_quantity > filled_before:
         # an exit ladder is sized on every fill of its entry, partial ones included
         events.emit(session, events.ENTRY_FILLED, payload | {"intent_id": str(known.intent_id)},
                     signal_id=known.signal_id, order_id=order.id)
@@ -83,18 +85,6 @@ def _protective_open(session: Session, order: OrderRecord) -> bool:
         .where(OrderRecord.account_id == order.account_id, OrderRecord.symbol == order.symbol,
                OrderRecord.status.in_(OPEN_STATE_VALUES), OrderIntentRecord.purpose.in_(PROTECTIVE))
         .limit(1)
-    ).first() is not None
-
-
-def _wants_ladder(session: Session, intent_id: uuid.UUID) -> bool:
-    """The intent opens a position its signal or strategy gives an exit ladder (``app.followups.ladder``)."""
-    return session.execute(
-        select(OrderIntentRecord.id)
-        .join(SignalRecord, SignalRecord.id == OrderIntentRecord.signal_id)
-        .join(Strategy, Strategy.id == SignalRecord.strategy_id)
-        .where(OrderIntentRecord.id == intent_id, OrderIntentRecord.reduce_only.is_(False),
-               or_(SignalRecord.payload.has_key("exit_ladder"),
-                   func.jsonb_typeof(Strategy.settings["exit_ladder"]) == "object"))
     ).first() is not None
 
 

@@ -24,7 +24,7 @@ DECISION_COLUMNS = ("id", "account_id", "approved", "reason", "checks", "quantit
 INTENT_COLUMNS = (
     "id", "decision_id", "account_id", "venue", "symbol", "side", "order_type", "quantity", "limit_price",
     "reference_price", "time_in_force", "reduce_only", "stop_loss", "take_profit", "sequence", "client_order_id",
-    "status", "created_at", "attempts", "position_side",
+    "status", "created_at", "attempts", "position_side", "exit_ladder",
 )
 EVENT_COLUMNS = ("id", "kind", "payload", "job_id", "created_at")
 _JSONB = {"payload", "checks"}

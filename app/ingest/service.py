@@ -547,6 +547,8 @@ def _intent_rows(
                 "created_at": now,
                 "attempts": 0,
                 "position_side": plan.position_side.value if plan.position_side else None,
+                "exit_ladder": not plan.reduce_only and (
+                    signal.exit_ladder is not None or loaded.context.strategy.exit_ladder is not None),
             }
         )
         queued.append(QueuedIntent(intent_id, client_order_id, loaded.venue))

@@ -14,6 +14,7 @@ from sqlalchemy import (
     text,
     Boolean,
     DateTime,
+    false,
     ForeignKey,
     Identity,
     Index,
@@ -172,6 +173,8 @@ class OrderIntentRecord(Base):
     trigger_price: Mapped[Decimal | None] = mapped_column(Money)
     # Hedge mode (issue 13): the position side (long / short) the order acts on; None: one-way (net).
     position_side: Mapped[str | None] = mapped_column(String(8))
+    # An entry whose signal or strategy gives it an exit ladder (app.followups.ladder), decided with it.
+    exit_ladder: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class OrderRecord(Base):
