@@ -100,9 +100,10 @@ DialectQuery = Annotated[str | None, Query(description="Force a dialect instead 
     },
 )
 async def tradingview_webhook(token: str, request: Request, dialect: DialectQuery = None) -> JSONResponse:
-    await run_in_threadpool(_known_token, token, _client(request))  # 401 before any byte of the body is read
+    known = await run_in_threadpool(_known_token, token, _client(request))  # 401 before any byte of the body is read
     body = await read_body(request)
-    return await run_in_threadpool(_handle, body, request.headers.get("content-type"), dialect, token, _client(request))
+    return await run_in_threadpool(_handle, body, request.headers.get("content-type"), dialect, token, _client(request),
+                                   known)
 
 
 @router.post(
@@ -127,33 +128,36 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _known_token(token: str, client: str | None) -> None:
+def _known_token(token: str, client: str | None) -> StrategyRef:
     session = get_sessionmaker()()
     try:
-        _authenticate(session, token, client)
+        return _authenticate(session, token, client)
     finally:
         session.close()
 
 
 def _handle(body: bytes, content_type: str | None, dialect: str | None, token: str | None,
-            client: str | None) -> JSONResponse:
-    """Ingest a webhook whose strategy is named by ``token`` (from the URL), or with ``token``
-    None by the secret in its body (401 when it has none)."""
+            client: str | None, known: StrategyRef | None = None) -> JSONResponse:
+    """Ingest a webhook whose strategy is named by ``token`` (from the URL; ``known``: the
+    strategy it named when the request arrived), or with ``token`` None by the secret in its
+    body (401 when it has none)."""
     received = Received.read(body, source=Source.TRADINGVIEW, content_type=content_type, dialect=dialect)
     secret = token if token is not None else received.secret()
     if not secret:
         deny(AuthenticationFailed, "no strategy secret: put the token in the URL or in a 'passphrase' field",
              Credentials(None, client=client))
-    outcome = ingest_request(received, _by_token(secret, client))
+    outcome = ingest_request(received, _by_token(secret, client, known))
     assert outcome is not None, "a webhook's admit refuses by raising"
     return respond(outcome)
 
 
-def _by_token(token: str, client: str | None) -> Admit:
-    """Admit the request of the strategy whose token (URL or body secret) is ``token``; it is
-    read with the strategy's own dialect (``[strategies.X] dialect``) unless ``?dialect=`` forces one."""
+def _by_token(token: str, client: str | None, known: StrategyRef | None = None) -> Admit:
+    """Admit the request of the strategy whose token (URL or body secret) is ``token`` — the
+    ``known`` one when the URL's token was checked as the request arrived (not looked up
+    again); it is read with the strategy's own dialect (``[strategies.X] dialect``) unless
+    ``?dialect=`` forces one."""
     def admit(session: Session, received: Received) -> Admitted:
-        strategy = _authenticate(session, token, client)
+        strategy = known or _authenticate(session, token, client)
         return Admitted(strategy, secrets=(token,), dialect=strategy_dialect(strategy.name))
 
     return admit

@@ -31,9 +31,11 @@ def enqueue_intent(intent_id: uuid.UUID, client_order_id: str, venue: str) -> bo
     """Put the intent's job on its venue queue. Returns False (and logs) if Redis is
     unreachable: the intent stays ``pending`` in PostgreSQL and the sweeper re-enqueues it."""
     try:
-        get_queue(venue).enqueue(
-            JOB_FUNCTION, str(intent_id), job_id=client_order_id, result_ttl=600, failure_ttl=86400
-        )
+        queue = get_queue(venue)
+        with queue.connection.pipeline() as pipe:  # RQ's queue registration and the job: one round trip
+            queue.enqueue(JOB_FUNCTION, str(intent_id), job_id=client_order_id, result_ttl=600, failure_ttl=86400,
+                          pipeline=pipe)
+            pipe.execute()
         return True
     except Exception as e:  # redis-py raises several unrelated classes for a down server
         log.warning("enqueue failed, the sweeper will retry", extra={"intent_id": str(intent_id), "error": str(e)})

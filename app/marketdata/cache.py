@@ -150,6 +150,16 @@ def usable_quote(source: str, symbol: str, max_age_seconds: float,
     return (q, None) if reason is None else (None, reason)
 
 
+def usable_quote_or_status(source: str, symbol: str, max_age_seconds: float,
+                           now: datetime | None = None) -> tuple[Quote | None, str | None, dict[str, Any] | None]:
+    """``usable_quote`` and, when there is no usable quote, the source's ``status`` (why there
+    may be none): (quote, None, None) or (None, reason, status). One Redis MGET."""
+    raw_quote, raw_status = get_redis().mget(quote_key(source, symbol), status_key(source))
+    q = None if raw_quote is None else decode_quote(source, symbol, raw_quote)  # type: ignore[arg-type]
+    reason = freshness(source, symbol, q, max_age_seconds, now)
+    return (q, None, None) if reason is None else (None, reason, _status(raw_status, now))
+
+
 def usable_book(source: str, symbol: str, max_age_seconds: float,
                 now: datetime | None = None) -> tuple[OrderBook | None, str | None]:
     """``usable_quote`` for the cached book ("no fresh book for …")."""
@@ -249,7 +259,10 @@ def status(source: str, now: datetime | None = None) -> dict[str, Any]:
     REST polling fallback; "down": neither works, or no market-data process reports; "idle":
     nothing to watch), ``updated_at`` (last snapshot written, ISO 8601), ``last_error``,
     ``symbols`` (watched), ``reported_at``."""
-    raw = get_redis().get(status_key(source))
+    return _status(get_redis().get(status_key(source)), now)
+
+
+def _status(raw: Any, now: datetime | None = None) -> dict[str, Any]:
     if raw is None:
         return {"mode": "down", "updated_at": None, "symbols": [], "reported_at": None,
                 "last_error": "no market-data process (tradewire marketdata) has reported"}

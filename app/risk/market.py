@@ -68,10 +68,9 @@ def market_view(session: Session, account_id: uuid.UUID, signal: Signal, *, wait
         return MarketView(quote_reason="the account has no market-data source")
     deadline = time.monotonic() + (FIRST_QUOTE_WAIT_SECONDS if wait else 0)
     try:
-        quote, reason = cache.usable_quote(source, signal.symbol, max_age)
+        quote, reason, state = cache.usable_quote_or_status(source, signal.symbol, max_age)
         if quote is None:
             cache.request(source, signal.symbol)
-            state = cache.status(source)
             if state.get("mode") not in ("stream", "poll"):
                 reason = f"{reason} (the {source} market data is {state.get('mode')}: {_why(state)})"
             elif wait and _needs_market_price(signal):
