@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -228,21 +228,9 @@ def position_quantity(session: Session, account_id: uuid.UUID, symbol: str, posi
 
 
 def _locked(session: Session, order_id: uuid.UUID) -> OrderRecord:
-    return session.execute(_LOCK_ORDER, {"order_id": order_id}).scalar_one()
-
-
-# Built once (every fill runs them; building a statement costs more Python than running it)
-_LOCK_ORDER = (select(OrderRecord).where(OrderRecord.id == bindparam("order_id")).with_for_update()
-               .execution_options(populate_existing=True))
-_LOCK_POSITION = (select(PositionRecord)
-                  .where(PositionRecord.account_id == bindparam("account_id"), PositionRecord.symbol == bindparam("symbol"),
-                         PositionRecord.position_side == bindparam("position_side"))
-                  .with_for_update())
-_FINISH_INTENT = (update(OrderIntentRecord)
-                  .where(OrderIntentRecord.id == bindparam("intent_id"),
-                         OrderIntentRecord.status.in_(bindparam("predecessors", expanding=True)))
-                  .values(status=bindparam("new_status"))
-                  .returning(OrderIntentRecord.id))
+    return session.execute(
+        select(OrderRecord).where(OrderRecord.id == order_id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def _record_fill(session: Session, order: OrderRecord, venue: str, trade: Trade) -> Decimal | None:
@@ -291,8 +279,13 @@ def _locked_position(session: Session, order: OrderRecord) -> PositionRecord:
     """The order's position row (the net one, or in hedge mode its side's), locked; created flat
     on the account's first fill in the symbol (and side)."""
     side = order.position_side or NET
-    keys = {"account_id": order.account_id, "symbol": order.symbol, "position_side": side}
-    position = session.execute(_LOCK_POSITION, keys).scalar_one_or_none()
+    query = (
+        select(PositionRecord)
+        .where(PositionRecord.account_id == order.account_id, PositionRecord.symbol == order.symbol,
+               PositionRecord.position_side == side)
+        .with_for_update()
+    )
+    position = session.execute(query).scalar_one_or_none()
     if position is None:
         session.execute(
             pg_insert(PositionRecord)
@@ -300,7 +293,7 @@ def _locked_position(session: Session, order: OrderRecord) -> PositionRecord:
                     realized_pnl=0)
             .on_conflict_do_nothing(index_elements=["account_id", "symbol", "position_side"])
         )
-        position = session.execute(_LOCK_POSITION, keys).scalar_one()
+        position = session.execute(query).scalar_one()
     session.info.setdefault(_POSITIONS, {})[(order.account_id, order.symbol, side)] = position  # for position_quantity
     return position
 
@@ -315,8 +308,12 @@ def _fee_in_quote(symbol: str, trade: Trade) -> Decimal:
 def finish_intent(session: Session, intent_id: uuid.UUID, status: IntentStatus) -> None:
     """End the intent as ``status`` if the intent table allows it from its current state;
     otherwise raise ``InvalidTransition`` (logged with the intent id)."""
-    finished = session.execute(_FINISH_INTENT, {"intent_id": intent_id, "new_status": status.value,
-                                                "predecessors": list(intent_predecessors(status))}).scalar_one_or_none()
+    finished = session.execute(
+        update(OrderIntentRecord)
+        .where(OrderIntentRecord.id == intent_id, OrderIntentRecord.status.in_(intent_predecessors(status)))
+        .values(status=status.value)
+        .returning(OrderIntentRecord.id)
+    ).scalar_one_or_none()
     if finished is None:
         current = session.execute(select(OrderIntentRecord.status).where(OrderIntentRecord.id == intent_id)).scalar()
         log.error("illegal intent transition %s -> %s for intent %s", current, status, intent_id)

@@ -264,23 +264,20 @@ def _order_values(intent: OrderIntentRecord, now: datetime) -> dict[str, Any]:
 def _intent_ref(intent_id: uuid.UUID) -> IntentRef | None:
     """The intent, its account and whether its venue's breaker is open, in one read."""
     with unit_of_work() as session:
-        row = session.execute(_INTENT_REF, {"intent_id": intent_id}).one_or_none()
+        row = session.execute(
+            select(OrderIntentRecord.status, OrderIntentRecord.account_id, OrderIntentRecord.venue,
+                   OrderIntentRecord.purpose, VenueBreakerRecord.opened_at,
+                   Account.id.label("a_id"), Account.name.label("a_name"), Account.venue.label("a_venue"),
+                   Account.settings.label("a_settings"))
+            .outerjoin(Account, Account.id == OrderIntentRecord.account_id)
+            .outerjoin(VenueBreakerRecord, VenueBreakerRecord.venue == OrderIntentRecord.venue)
+            .where(OrderIntentRecord.id == intent_id)
+        ).one_or_none()
     if row is None:
         return None
     account = _AccountRow(row.a_id, row.a_name, row.a_venue, row.a_settings) if row.a_id is not None else None
     return IntentRef(IntentStatus(row.status), row.account_id, row.venue, row.purpose, row.opened_at is not None,
                      account)
-
-
-_INTENT_REF = (  # built once: this read starts every job
-    select(OrderIntentRecord.status, OrderIntentRecord.account_id, OrderIntentRecord.venue,
-           OrderIntentRecord.purpose, VenueBreakerRecord.opened_at,
-           Account.id.label("a_id"), Account.name.label("a_name"), Account.venue.label("a_venue"),
-           Account.settings.label("a_settings"))
-    .outerjoin(Account, Account.id == OrderIntentRecord.account_id)
-    .outerjoin(VenueBreakerRecord, VenueBreakerRecord.venue == OrderIntentRecord.venue)
-    .where(OrderIntentRecord.id == bindparam("intent_id"))
-)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import get_settings
@@ -98,12 +98,9 @@ def fee_rate_of(view: AccountView, rules: Iterable[MarketRules]) -> Decimal:
 def running(session: Session, account_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
     """The account's rebalance still under way (id, status), if any (the partial index
     ``ix_rebalances_running`` answers it)."""
-    row = session.execute(_RUNNING, {"account_id": account_id}).first()
+    row = session.execute(select(RebalanceRecord.id, RebalanceRecord.status).where(
+        RebalanceRecord.account_id == account_id, RebalanceRecord.status.in_(RUNNING)).limit(1)).first()
     return (row.id, row.status) if row else None
-
-
-_RUNNING = select(RebalanceRecord.id, RebalanceRecord.status).where(  # built once: read after every order's end
-    RebalanceRecord.account_id == bindparam("account_id"), RebalanceRecord.status.in_(RUNNING)).limit(1)
 
 
 @dataclass(frozen=True)
