@@ -13,6 +13,11 @@
 * Futures in hedge mode need ``positionSide`` LONG/SHORT; reduce-only is implied by the side
   there (Binance rejects ``reduceOnly`` in hedge mode).
   https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Order
+* An order's trades: ccxt 4.5's ``fetch_order_trades`` raises ``NotSupported`` ("supports spot
+  markets only") for futures although ``has['fetchOrderTrades']`` is True in ``binanceusdm``;
+  "Account Trade List" (``/fapi/v1/userTrades``) takes ``orderId`` with ``symbol``, so futures
+  trades are read with ``fetch_my_trades`` and that param.
+  https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Account-Trade-List
 * Spot has no reduce-only and no combined stop-loss + take-profit on one balance (an OCO
   would be needed), so protective orders are left to the futures classes.
 """
@@ -20,7 +25,8 @@
 from typing import Any
 
 from app.domain.enums import OrderSide
-from app.execution.venues.base import OrderRequest
+from app.execution.venues import ccxt_convert as convert
+from app.execution.venues.base import OrderRequest, Trade
 from app.execution.venues.ccxt_venue import CcxtVenue
 
 
@@ -56,3 +62,10 @@ class BinanceVenue(CcxtVenue):
         if "positionSide" in params:
             params.pop("reduceOnly", None)  # -1106 in hedge mode: the position side says it
         return params
+
+    def _order_trades(self, venue_order_id: str, symbol: str, since: int | None, default_ts: Any) -> tuple[Trade, ...]:
+        if not self.is_contract(symbol):
+            return super()._order_trades(venue_order_id, symbol, since, default_ts)
+        raws = self._read("fetch_my_trades", self.exchange.fetch_my_trades, symbol, None, None,
+                          {"orderId": venue_order_id})
+        return convert.trades_of([t for t in raws if str(t.get("order")) == venue_order_id], default_ts) or ()
