@@ -33,6 +33,16 @@ from .binance_spot import (ERR_DUPLICATE, ERR_OUTSIDE_WINDOW, ERR_RATE_LIMIT, FA
 from .binance_rules import BinanceError
 
 SIDES = {None: "BOTH", "long": "LONG", "short": "SHORT"}
+# The parameters of the settings endpoints as their doc pages list them ("Change Initial
+# Leverage", "Change Margin Type", "Change Position Mode"): anything else is -1104
+# UNREAD_PARAMETERS ("Error Codes": "Not all sent parameters were read; read '%s' parameter(s)
+# but was sent '%s'."), as Binance answers a request with a parameter it does not read.
+SIGNING = {"timestamp", "recvWindow", "signature"}
+READS = {
+    ("POST", "/fapi/v1/leverage"): {"symbol", "leverage"} | SIGNING,
+    ("POST", "/fapi/v1/marginType"): {"symbol", "marginType"} | SIGNING,
+    ("POST", "/fapi/v1/positionSide/dual"): {"dualSidePosition"} | SIGNING,
+}
 
 
 class FakeBinanceFutures:
@@ -188,6 +198,10 @@ class FakeBinanceFutures:
         try:
             if signed:
                 self._authenticate(headers, query, body, params)
+            reads = READS.get((method, path))
+            if reads is not None and set(params) - reads:
+                raise BinanceError(400, -1104, f"Not all sent parameters were read; read "
+                                               f"'{len(set(params) & reads)}' parameter(s) but was sent '{len(params)}'.")
             status, payload = 200, handler(self, params)
         except BinanceError as e:
             status, payload = e.http_status, e.body()
