@@ -18,10 +18,15 @@
   "Account Trade List" (``/fapi/v1/userTrades``) takes ``orderId`` with ``symbol``, so futures
   trades are read with ``fetch_my_trades`` and that param.
   https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Account-Trade-List
+* "Change Margin Type" (``/fapi/v1/marginType``) reads ``symbol`` and ``marginType`` only; a
+  ``leverage`` param (which the generic adapter passes for venues that set both at once) is
+  an unread parameter, -1104, and would refuse the entry. The leverage is set on its own.
+  https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Change-Margin-Type
 * Spot has no reduce-only and no combined stop-loss + take-profit on one balance (an OCO
   would be needed), so protective orders are left to the futures classes.
 """
 
+from decimal import Decimal
 from typing import Any
 
 from app.domain.enums import OrderSide
@@ -40,6 +45,9 @@ class BinanceVenue(CcxtVenue):
     @property
     def supports_protective_orders(self) -> bool:  # type: ignore[override]
         return self.name != "binance"
+
+    def set_margin_mode(self, symbol: str, margin_mode: str, leverage: Decimal | None = None) -> None:
+        super().set_margin_mode(symbol, margin_mode)  # no leverage param: -1104 (module docstring)
 
     def lookup_params(self, client_order_id: str) -> dict[str, Any]:
         return {"origClientOrderId": self.venue_client_order_id(client_order_id)}
