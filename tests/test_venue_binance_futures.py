@@ -1,0 +1,106 @@
+"""Binance USDⓈ-M futures (issue 13): the real ``ccxt.binanceusdm`` against the fake Binance
+futures server (``tests/venues/binance_futures.py``, signatures verified), Tradewire's real
+paths (webhook → risk → queue → worker, ``execute_intent``, the reconciler) on the session's
+PostgreSQL and Redis. Leverage and margin type set once; hedge mode (``dualSidePosition``,
+every order naming its ``positionSide``); stop-loss and take-profit resting on the venue as
+conditional orders and the reconciler learning of their fills; a position closed by hand.
+"""
+
+import itertools
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select, update
+
+from app.bootstrap import create_strategy
+from app.db import unit_of_work
+from app.execution.service import execute_intent
+from app.jobs.reconciler import reconcile
+from app.jobs.worker import warm_up
+from app.persistence.models import (Account, OrderIntentRecord, OrderRecord, PositionDriftRecord, PositionRecord,
+                                   Strategy)
+from tests.conftest import drain_queues
+from tests.venues.tradewire import apply_settings, binance_futures_account, make_intent
+
+PERP = "BTC/USDT:USDT"
+LEVERAGE, MARGIN, DUAL = "/fapi/v1/leverage", "/fapi/v1/marginType", "/fapi/v1/positionSide/dual"
+ORDER, ALGO = "/fapi/v1/order", "/fapi/v1/algoOrder"
+_keys = itertools.count(1)
+
+
+@pytest.fixture
+def fake(fake_binance_futures):
+    return fake_binance_futures
+
+
+def futures_strategy(fake, monkeypatch, *, strategy: dict | None = None, **futures) -> str:
+    """A Binance USDⓈ-M account with ``[futures]`` = ``futures`` and a strategy on it; its webhook token."""
+    apply_settings(monkeypatch)
+    account_id = binance_futures_account(fake, monkeypatch, futures=futures, market_data="")
+    with unit_of_work() as session:
+        account = session.get(Account, account_id)
+        created = create_strategy(session, "perp-trend", account)
+        if strategy:
+            session.execute(update(Strategy).where(Strategy.name == "perp-trend")
+                            .values(settings={"account": account.name, **strategy}))
+    warm_up(["binanceusdm"])
+    return created.token
+
+
+def alert(client, token: str, **fields) -> dict:
+    body = {"tradewire": 1, "symbol": "BINANCE:BTCUSDT.P", "action": "buy", "size": "0.01", "price": "60000",
+            "idempotency_key": f"k{next(_keys)}", **fields}
+    answer = client.post(f"/webhooks/tradingview/{token}", json=body)
+    assert answer.status_code in (200, 202), answer.text
+    drain_queues()
+    return answer.json()
+
+
+def settle() -> None:
+    for _ in range(10):
+        if not drain_queues():
+            return
+
+
+def orders() -> list[OrderRecord]:
+    with unit_of_work() as session:
+        return list(session.execute(select(OrderRecord).order_by(OrderRecord.created_at)).scalars())
+
+
+def positions() -> dict[str, Decimal]:
+    """The ledger's positions in the perpetual, by position side."""
+    with unit_of_work() as session:
+        return dict(session.execute(select(PositionRecord.position_side, PositionRecord.quantity)
+                                    .where(PositionRecord.symbol == PERP)).all())
+
+
+def sent(fake, path: str = ORDER, method: str = "POST") -> list[dict]:
+    """The parameters of the requests the fake answered 200 to (signature, timestamp left out)."""
+    return [{k: v for k, v in c["params"].items() if k not in ("timestamp", "recvWindow")}
+            for c in fake.calls(method, path) if c["status"] == 200]
+
+
+def test_leverage_and_margin_type_are_set_once_and_not_again(client, fake, monkeypatch):
+    token = futures_strategy(fake, monkeypatch, leverage=5, margin_mode="isolated")
+    assert alert(client, token)["status"] == "accepted"
+    assert [o.status for o in orders()] == ["FILLED"]
+    assert sent(fake, LEVERAGE) == [{"symbol": "BTCUSDT", "leverage": "5"}]
+    assert sent(fake, MARGIN) == [{"symbol": "BTCUSDT", "marginType": "ISOLATED"}]
+    assert (fake.leverage(PERP), fake.margin_type(PERP)) == (5, "ISOLATED")
+    # both set before the entry was sent
+    assert fake.calls("POST", MARGIN)[0]["time"] <= fake.calls("POST", LEVERAGE)[0]["time"] \
+        <= fake.calls("POST", ORDER)[0]["time"]
+
+    reads = fake.count_calls("GET", "/fapi/v1/symbolConfig")
+    assert alert(client, token)["status"] == "accepted"  # the same settings: nothing sent, nothing read
+    assert [o.status for o in orders()] == ["FILLED", "FILLED"]
+    assert (fake.count_calls("POST", LEVERAGE), fake.count_calls("POST", MARGIN)) == (1, 1)
+    assert fake.count_calls("GET", "/fapi/v1/symbolConfig") == reads
+
+    alert(client, token, leverage="8")  # the signal's leverage: set once more, the margin type is kept
+    assert sent(fake, LEVERAGE)[-1] == {"symbol": "BTCUSDT", "leverage": "8"} and fake.leverage(PERP) == 8
+    assert fake.count_calls("POST", MARGIN) == 1
+    assert fake.position_size(PERP) == Decimal("0.03")
+    # the venue's position: 0.03 at 60000 with 8x leverage holds 225 USDT of isolated margin
+    (row,) = sent_rows = [r for r in fake.engine.position_risk({}) if r["symbol"] == "BTCUSDT"]
+    assert (row["positionAmt"], row["isolatedMargin"]) == ("0.03", "225"), sent_rows
