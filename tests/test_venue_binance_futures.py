@@ -104,3 +104,33 @@ def test_leverage_and_margin_type_are_set_once_and_not_again(client, fake, monke
     # the venue's position: 0.03 at 60000 with 8x leverage holds 225 USDT of isolated margin
     (row,) = sent_rows = [r for r in fake.engine.position_risk({}) if r["symbol"] == "BTCUSDT"]
     assert (row["positionAmt"], row["isolatedMargin"]) == ("0.03", "225"), sent_rows
+
+
+def test_hedge_mode_holds_a_long_and_a_short_and_an_exit_closes_the_long_only(client, fake, monkeypatch):
+    token = futures_strategy(fake, monkeypatch, position_mode="hedge", leverage=4)
+    assert alert(client, token)["status"] == "accepted"  # buy: opens the long
+    assert sent(fake, DUAL) == [{"dualSidePosition": "true"}] and fake.engine.dual_side
+    assert alert(client, token, action="sell", size="0.02")["status"] == "accepted"  # sell: a short beside it
+    entries = sent(fake)
+    assert [(o["side"], o["positionSide"], o["quantity"]) for o in entries] == [
+        ("BUY", "LONG", "0.01"), ("SELL", "SHORT", "0.02")]
+    assert all("reduceOnly" not in o for o in entries)  # -1106 in hedge mode: the position side says it
+    assert (fake.position_size(PERP, "long"), fake.position_size(PERP, "short")) == (Decimal("0.01"), Decimal("-0.02"))
+    assert positions() == {"long": Decimal("0.01"), "short": Decimal("-0.02")}
+    assert fake.count_calls("POST", DUAL) == 1  # set once, remembered
+
+    # TradingView's close of the long: an exit with the previous position long
+    closed = alert(client, token, action="exit", prev_position="long")
+    assert closed["status"] == "accepted"
+    close = sent(fake)[-1]
+    assert (close["side"], close["positionSide"], close["quantity"], "reduceOnly" in close) == (
+        "SELL", "LONG", "0.01", False)
+    assert [o.status for o in orders()] == ["FILLED", "FILLED", "FILLED"]
+    assert (fake.position_size(PERP, "long"), fake.position_size(PERP, "short")) == (Decimal(0), Decimal("-0.02"))
+    assert positions() == {"long": Decimal(0), "short": Decimal("-0.02")}
+    # the venue's position rows (positionRisk) agree with the ledger, side by side
+    venue = {r["positionSide"]: Decimal(r["positionAmt"]) for r in fake.engine.position_risk({"symbol": "BTCUSDT"})}
+    assert venue == {"SHORT": Decimal("-0.02")}
+    assert reconcile().drifts == 0
+    with unit_of_work() as session:
+        assert session.execute(select(PositionDriftRecord)).scalars().all() == []
