@@ -22,6 +22,16 @@
   ``leverage`` param (which the generic adapter passes for venues that set both at once) is
   an unread parameter, -1104, and would refuse the entry. The leverage is set on its own.
   https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Change-Margin-Type
+* Conditional orders of USDⓈ-M futures (STOP_MARKET / TAKE_PROFIT_MARKET: our stop-losses and
+  take-profits) live in the algo service since December 2025: ccxt 4.5 places them with
+  ``POST /fapi/v1/algoOrder`` (``clientAlgoId`` = our client order id, ``triggerPrice``), and
+  ``/fapi/v1/order`` does not know them (-2013 "Order does not exist.", -2011 on a cancel).
+  A lookup that the order endpoint does not find therefore asks the algo endpoint (ccxt's
+  ``trigger`` param, by ``clientAlgoId``); a triggered algo order names the order it placed
+  (``actualOrderId``), whose fill is the one recorded. A cancel tries the order, then the algo
+  order, both by client id.
+  https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/New-Algo-Order
+  https://developers.binance.com/docs/derivatives/usds-margined-futures/trade/rest-api/Query-Algo-Order
 * Spot has no reduce-only and no combined stop-loss + take-profit on one balance (an OCO
   would be needed), so protective orders are left to the futures classes.
 """
@@ -30,8 +40,11 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.enums import OrderSide
+import ccxt
+
+from app.errors import VenueOrderNotFound
 from app.execution.venues import ccxt_convert as convert
-from app.execution.venues.base import OrderRequest, Trade
+from app.execution.venues.base import OrderRequest, Trade, VenueOrder
 from app.execution.venues.ccxt_venue import CcxtVenue
 
 
@@ -51,6 +64,41 @@ class BinanceVenue(CcxtVenue):
 
     def lookup_params(self, client_order_id: str) -> dict[str, Any]:
         return {"origClientOrderId": self.venue_client_order_id(client_order_id)}
+
+    def algo_lookup_params(self, client_order_id: str) -> dict[str, Any]:
+        """ccxt params addressing a futures conditional (algo) order by our client order id."""
+        return {"clientAlgoId": self.venue_client_order_id(client_order_id), "trigger": True}
+
+    def fetch_raw_order(self, client_order_id: str, symbol: str) -> dict[str, Any]:
+        """The order by ``origClientOrderId``; on futures, when absent there, the conditional
+        order by ``clientAlgoId`` — once triggered, the order it placed (module docstring)."""
+        try:
+            return super().fetch_raw_order(client_order_id, symbol)
+        except ccxt.OrderNotFound:
+            if not self.is_contract(symbol):
+                raise
+        algo = self.exchange.fetch_order(None, symbol, self.algo_lookup_params(client_order_id))
+        if algo.get("status") != "closed":
+            return algo
+        actual = str((algo.get("info") or {}).get("actualOrderId") or "")
+        if actual in ("", "0"):  # triggered, the order it places not known yet: read again later
+            return {**algo, "status": "open"}
+        return self.exchange.fetch_order(actual, symbol)
+
+    def cancel_order(self, client_order_id: str, symbol: str, venue_order_id: str | None = None) -> VenueOrder | None:
+        """On futures: by client id, the order, else the conditional order (whose cancel answers
+        its ids only: its state is read after)."""
+        if not self.is_contract(symbol):
+            return super().cancel_order(client_order_id, symbol, venue_order_id)
+        for params in (self.lookup_params(client_order_id), self.algo_lookup_params(client_order_id)):
+            try:
+                raw = self._read("cancel_order", self.exchange.cancel_order, None, symbol, params)
+            except VenueOrderNotFound:
+                continue
+            if raw.get("status") is None:
+                return self.fetch_order(client_order_id, symbol)
+            return self._complete(raw, client_order_id, symbol)
+        return None
 
     def position_params(self, request: OrderRequest) -> dict[str, Any]:
         """Hedge mode: the position side an order acts on (``positionSide`` LONG / SHORT), the
