@@ -134,3 +134,44 @@ def test_hedge_mode_holds_a_long_and_a_short_and_an_exit_closes_the_long_only(cl
     assert reconcile().drifts == 0
     with unit_of_work() as session:
         assert session.execute(select(PositionDriftRecord)).scalars().all() == []
+
+
+def protective_orders(entry) -> list[tuple]:
+    """The ledger's protective orders of ``entry``: (purpose, status, filled quantity)."""
+    with unit_of_work() as session:
+        rows = session.execute(select(OrderIntentRecord.purpose, OrderRecord.status, OrderRecord.filled_quantity)
+                               .join(OrderRecord, OrderRecord.intent_id == OrderIntentRecord.id)
+                               .where(OrderIntentRecord.parent_intent_id == entry.id)
+                               .order_by(OrderIntentRecord.purpose)).all()
+    return [tuple(r) for r in rows]
+
+
+def test_stop_loss_and_take_profit_rest_on_the_venue_and_the_filled_stop_cancels_the_take_profit(
+        fake, db, monkeypatch):
+    apply_settings(monkeypatch)
+    account = binance_futures_account(fake, monkeypatch)
+    entry = make_intent(account, symbol=PERP, quantity="0.02", stop_loss="58500", take_profit="62000")
+    assert execute_intent(entry.id).value == "FILLED"
+    settle()  # entry.filled: the protective orders are written and placed
+    placed = sent(fake, ALGO)
+    assert sorted((o["type"], o["side"], o["triggerPrice"], o["quantity"], o["reduceOnly"], o["algoType"])
+                  for o in placed) == [("STOP_MARKET", "SELL", "58500", "0.02", "true", "CONDITIONAL"),
+                                       ("TAKE_PROFIT_MARKET", "SELL", "62000", "0.02", "true", "CONDITIONAL")]
+    assert all("positionSide" not in o for o in placed)  # one-way mode: BOTH, by default
+    assert [(a["orderType"], a["algoStatus"]) for a in fake.algo_orders()] == [
+        ("STOP_MARKET", "NEW"), ("TAKE_PROFIT_MARKET", "NEW")]
+    assert protective_orders(entry) == [("stop_loss", "ACCEPTED", 0), ("take_profit", "ACCEPTED", 0)]
+
+    fake.set_price(PERP, "58400")  # the stop triggers on the venue: the position is closed there
+    assert fake.position_size(PERP) == 0
+    reconcile()  # Tradewire learns of the fill from the reconciler...
+    settle()  # ...and position.flat cancels the take-profit
+    assert protective_orders(entry) == [("stop_loss", "FILLED", Decimal("0.02")), ("take_profit", "CANCELED", 0)]
+    assert [(a["orderType"], a["algoStatus"]) for a in fake.algo_orders()] == [
+        ("STOP_MARKET", "FINISHED"), ("TAKE_PROFIT_MARKET", "CANCELED")]
+    assert positions() == {"net": Decimal(0)}
+    with unit_of_work() as session:
+        stop = session.execute(select(OrderRecord).join(OrderIntentRecord, OrderIntentRecord.id == OrderRecord.intent_id)
+                               .where(OrderIntentRecord.parent_intent_id == entry.id,
+                                      OrderIntentRecord.purpose == "stop_loss")).scalar_one()
+    assert stop.average_price == Decimal("58400")
