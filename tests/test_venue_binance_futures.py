@@ -175,3 +175,42 @@ def test_stop_loss_and_take_profit_rest_on_the_venue_and_the_filled_stop_cancels
                                .where(OrderIntentRecord.parent_intent_id == entry.id,
                                       OrderIntentRecord.purpose == "stop_loss")).scalar_one()
     assert stop.average_price == Decimal("58400")
+
+
+def drifts() -> list[PositionDriftRecord]:
+    with unit_of_work() as session:
+        return list(session.execute(select(PositionDriftRecord).order_by(PositionDriftRecord.detected_at)).scalars())
+
+
+def test_a_position_closed_by_hand_on_the_exchange_is_a_drift(client, admin, fake, db, monkeypatch):
+    apply_settings(monkeypatch)
+    account = binance_futures_account(fake, monkeypatch)
+    assert execute_intent(make_intent(account, symbol=PERP, quantity="0.01").id).value == "FILLED"
+    assert reconcile().drifts == 0 and drifts() == []  # the ledger and the venue agree
+
+    fake.close_by_hand(PERP)  # on the exchange's site, not through Tradewire
+    assert fake.position_size(PERP) == 0
+    assert reconcile().drifts == 1
+    (drift,) = drifts()
+    assert (drift.kind, drift.ledger_quantity, drift.venue_quantity, drift.action, drift.resolved_at) == (
+        "closed_on_venue", Decimal("0.01"), Decimal(0), "reported", None)
+    assert "closed on the venue (liquidation, or closed by hand on the exchange)" in drift.detail
+    assert reconcile().drifts == 0 and len(drifts()) == 1  # seen again: the same drift
+    assert positions() == {"net": Decimal("0.01")}  # report mode: the ledger is left as it was
+    shown = client.get("/api/v1/drifts", headers=admin).json()
+    assert [(d["account"], d["symbol"], d["kind"], d["ledger_quantity"], d["venue_quantity"]) for d in shown] == [
+        ("binance-usdm-test", PERP, "closed_on_venue", "0.01", "0")]
+
+
+def test_hedge_mode_a_short_closed_by_hand_is_a_drift_of_the_short_alone(client, fake, monkeypatch):
+    token = futures_strategy(fake, monkeypatch, position_mode="hedge")
+    alert(client, token)
+    alert(client, token, action="sell", size="0.02")
+    assert reconcile().drifts == 0
+    fake.close_by_hand(PERP, "short")
+    assert (fake.position_size(PERP, "long"), fake.position_size(PERP, "short")) == (Decimal("0.01"), Decimal(0))
+    assert reconcile().drifts == 1
+    (drift,) = drifts()
+    assert (drift.position_side, drift.kind, drift.ledger_quantity, drift.venue_quantity) == (
+        "short", "closed_on_venue", Decimal("-0.02"), Decimal(0))
+    assert "(short position)" in drift.detail
