@@ -17,7 +17,7 @@ from app.db import unit_of_work
 from app.execution.service import execute_intent
 from app.jobs.reconciler import reconcile
 from app.jobs.worker import warm_up
-from app.persistence.models import (Account, OrderIntentRecord, OrderRecord, PositionDriftRecord, PositionRecord,
+from app.persistence.models import (Account, ExitLadderRecord, OrderIntentRecord, OrderRecord, PositionDriftRecord, PositionRecord,
                                    Strategy)
 from tests.conftest import drain_queues
 from tests.venues.tradewire import apply_settings, binance_futures_account, make_intent
@@ -214,3 +214,38 @@ def test_hedge_mode_a_short_closed_by_hand_is_a_drift_of_the_short_alone(client,
     assert (drift.position_side, drift.kind, drift.ledger_quantity, drift.venue_quantity) == (
         "short", "closed_on_venue", Decimal("-0.02"), Decimal(0))
     assert "(short position)" in drift.detail
+
+
+def resting(fake) -> list[tuple]:
+    """The venue's waiting conditional orders: (orderType, side, positionSide, triggerPrice, quantity, reduceOnly)."""
+    return sorted((a["orderType"], a["side"], a["positionSide"], a["triggerPrice"], a["quantity"], a["reduceOnly"])
+                  for a in fake.algo_orders("NEW"))
+
+
+def test_hedge_mode_native_ladder_rests_per_side_and_a_filled_take_profit_moves_the_stop(client, fake, monkeypatch):
+    ladder = {"take_profits": [{"price": "60600", "fraction": "0.5"}], "stop_loss": "59000", "break_even_after": 1}
+    token = futures_strategy(fake, monkeypatch, position_mode="hedge", strategy={"exit_ladder": ladder})
+    alert(client, token, size="0.02", target_position="long", prev_position="flat")
+    alert(client, token, action="sell", position_side="short", exit_ladder={"stop_loss": "61500"})
+    settle()
+    assert resting(fake) == [
+        ("STOP_MARKET", "BUY", "SHORT", "61500", "0.01", False),  # the short's stop
+        ("STOP_MARKET", "SELL", "LONG", "59000", "0.02", False),  # the long's stop, all of it
+        ("TAKE_PROFIT_MARKET", "SELL", "LONG", "60600", "0.01", False)]  # the long's take-profit, half
+    assert all("reduceOnly" not in o and o["algoType"] == "CONDITIONAL" for o in sent(fake, ALGO))
+
+    fake.set_price(PERP, "60700")  # the take-profit triggers on the venue: half the long is sold
+    assert (fake.position_size(PERP, "long"), fake.position_size(PERP, "short")) == (Decimal("0.01"), Decimal("-0.01"))
+    reconcile()
+    settle()
+    assert positions() == {"long": Decimal("0.01"), "short": Decimal("-0.01")}
+    assert resting(fake) == [
+        ("STOP_MARKET", "BUY", "SHORT", "61500", "0.01", False),  # untouched
+        ("STOP_MARKET", "SELL", "LONG", "60000", "0.01", False)]  # break-even for the rest of the long
+    assert [a["algoStatus"] for a in fake.algo_orders() if a["triggerPrice"] == "59000"] == ["CANCELED"]
+    with unit_of_work() as session:
+        ladders = {r.position_side: (r.status, r.taken, r.closed, r.stop)
+                   for r in session.execute(select(ExitLadderRecord)).scalars()}
+    assert ladders == {"long": ("active", 1, Decimal("0.01"), Decimal("60000")),
+                       "short": ("active", 0, Decimal(0), Decimal("61500"))}
+    assert reconcile().drifts == 0
