@@ -249,3 +249,41 @@ def test_hedge_mode_native_ladder_rests_per_side_and_a_filled_take_profit_moves_
     assert ladders == {"long": ("active", 1, Decimal("0.01"), Decimal("60000")),
                        "short": ("active", 0, Decimal(0), Decimal("61500"))}
     assert reconcile().drifts == 0
+
+
+def test_the_fake_answers_the_real_ccxt_class_as_binance_documents(fake):
+    """The fake's own rules, through ``ccxt.binanceusdm``. Against a host other than
+    fapi.binance.com ccxt applies only its common error table (``get_exceptions_by_url``), so
+    -2021 / -2022 / -4061 arrive as ``ExchangeError`` here, not as the linear table's classes."""
+    import ccxt
+
+    from tests.venues import make_ccxt_binanceusdm
+
+    ex = make_ccxt_binanceusdm(fake)
+    ex.set_margin_mode("isolated", PERP)
+    with pytest.raises(ccxt.MarginModeAlreadySet, match="-4046"):  # Tradewire takes it as "already set"
+        ex.set_margin_mode("isolated", PERP)
+    ex.set_leverage(3, PERP)
+    assert ex.fetch_leverage(PERP)["longLeverage"] == 3 and ex.fetch_margin_mode(PERP)["marginMode"] == "isolated"
+
+    ex.create_order(PERP, "market", "buy", 0.01, None, {"clientOrderId": "a1"})
+    with pytest.raises(ccxt.ExchangeError, match="-2021"):  # a stop the price has already crossed
+        ex.create_order(PERP, "market", "sell", 0.01, None, {"stopLossPrice": 60100, "reduceOnly": True})
+    cut = ex.create_order(PERP, "market", "sell", 0.05, None, {"reduceOnly": True, "clientOrderId": "a2"})
+    assert (cut["amount"], cut["filled"], cut["status"]) == (0.01, 0.01, "closed")  # cut to the position
+    with pytest.raises(ccxt.ExchangeError, match="-2022"):  # nothing left to reduce
+        ex.create_order(PERP, "market", "sell", 0.01, None, {"reduceOnly": True})
+    with pytest.raises(ccxt.ExchangeError, match="-4059"):
+        ex.set_position_mode(False)
+
+    ex.set_position_mode(True)
+    with pytest.raises(ccxt.ExchangeError, match="-4061"):  # hedge mode: the order must name its side
+        ex.create_order(PERP, "market", "buy", 0.01)
+    with pytest.raises(ccxt.ExchangeError, match="-1106"):  # and reduceOnly is not read
+        ex.create_order(PERP, "market", "buy", 0.01, None, {"positionSide": "LONG", "reduceOnly": False})
+    ex.create_order(PERP, "market", "buy", 0.01, None, {"hedged": True})  # ccxt: positionSide LONG
+    ex.create_order(PERP, "market", "sell", 0.02, None, {"hedged": True})  # SHORT
+    held = {(p["side"], p["contracts"], p["hedged"]) for p in ex.fetch_positions()}
+    assert held == {("long", 0.01, True), ("short", 0.02, True)}
+    # margin = notional / leverage: 0.03 × 60000 / 3 = 600 USDT of the wallet in use
+    assert ex.fetch_balance()["USDT"]["used"] == 600

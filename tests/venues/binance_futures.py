@@ -12,7 +12,14 @@ Request security as the spot fake's (:meth:`FakeBinance._authenticate`, the USD�
 "General Info" → "Endpoint Security Type" / "SIGNED Endpoint Security"): ``X-MBX-APIKEY``, a
 hex HMAC-SHA256 ``signature`` of the query string + body, the ``timestamp`` within
 ``recvWindow``. Errors as Binance sends them (HTTP 4xx, ``{"code": -NNNN, "msg": ...}``).
-State and matching: :mod:`.binance_futures_engine`. Faults: as the spot fake's
+State and matching: :mod:`.binance_futures_engine`.
+
+Worth knowing: ccxt's ``binance.get_exceptions_by_url()`` applies its USDⓈ-M error table only
+to URLs on ``https://fapi.binance.com/``; against this fake only the common table applies, so
+e.g. -2021 "Order would immediately trigger." and -2022 "ReduceOnly Order is rejected." reach
+Tradewire as a plain ``ExchangeError`` (outcome unknown) where the real host gives
+``OrderImmediatelyFillable`` / ``InvalidOrder`` (rejected). Tests of refusals should keep that
+in mind. Faults: as the spot fake's
 (:meth:`FakeBinanceFutures.inject`), every request kept in :attr:`requests`.
 """
 
