@@ -39,9 +39,9 @@
 from decimal import Decimal
 from typing import Any
 
-from app.domain.enums import OrderSide
 import ccxt
 
+from app.domain.enums import OrderSide
 from app.errors import VenueOrderNotFound
 from app.execution.venues import ccxt_convert as convert
 from app.execution.venues.base import OrderRequest, Trade, VenueOrder
