@@ -215,3 +215,18 @@ def fake_bybit():
     assert server.unknown_requests == [], server.unknown_requests
     assert server.server_errors == [], server.server_errors[-1:]
     assert server.endpoints_called() <= set(ROUTES)
+
+
+@pytest.fixture
+def fake_binance_futures():
+    """The fake Binance USDⓈ-M futures server (tests/venues); afterwards it must have seen no
+    unknown endpoint, called only its routes and raised no error of its own."""
+    from tests.venues import start_fake_binance_futures
+    from tests.venues.binance_futures import ROUTES
+
+    server = start_fake_binance_futures()
+    yield server
+    server.stop()
+    assert server.unknown_requests == [], server.unknown_requests
+    assert server.server_errors == [], server.server_errors[-1:]
+    assert server.endpoints_called() <= set(ROUTES)

@@ -14,3 +14,8 @@ __all__ = [
 ]
 from .binance_public import PUBLIC_SPOT_OPTIONS, FakeBinancePublic, make_ccxt_binance_public, start_fake_binance_public  # noqa: E402
 __all__ += ["PUBLIC_SPOT_OPTIONS", "FakeBinancePublic", "make_ccxt_binance_public", "start_fake_binance_public"]
+from .binance_futures import FakeBinanceFutures, start_fake_binance_futures  # noqa: E402
+from .binance_futures_engine import Perpetual, UsdmEngine  # noqa: E402
+from .ccxt_helpers import USDM_OPTIONS, make_ccxt_binanceusdm  # noqa: E402
+__all__ += ["FakeBinanceFutures", "Perpetual", "USDM_OPTIONS", "UsdmEngine", "make_ccxt_binanceusdm",
+            "start_fake_binance_futures"]

@@ -76,3 +76,19 @@ def make_ccxt_bybit(fake, *, timeout_ms: int = 3000, options: dict | None = None
         "options": {**LINEAR_ONLY_OPTIONS, **(options or {})}, **config,
     })
     return point_ccxt_at(exchange, fake.url)
+
+
+# ccxt 4.5 binanceusdm: its markets are the linear ones already (options['fetchMarkets']['types']
+# ['linear']); 'fetchCurrencies' False skips sapi capital/config/getall, which lives on the spot host.
+USDM_OPTIONS: dict[str, Any] = {"fetchCurrencies": False}
+
+
+def make_ccxt_binanceusdm(fake, *, timeout_ms: int = 3000, options: dict | None = None, **config):
+    """A real sync ``ccxt.binanceusdm`` (USDⓈ-M futures), rate limiting on, aimed at ``fake``."""
+    import ccxt
+
+    exchange = ccxt.binanceusdm({
+        "apiKey": fake.api_key, "secret": fake.secret, "enableRateLimit": True, "timeout": timeout_ms,
+        "options": {**USDM_OPTIONS, **(options or {})}, **config,
+    })
+    return point_ccxt_at(exchange, fake.url)

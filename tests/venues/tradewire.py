@@ -57,6 +57,14 @@ def bybit_account(fake, monkeypatch, name: str = "bybit-test", **overrides: Any)
                          "TW_TEST_BYBIT_SECRET", **overrides)
 
 
+def binance_futures_account(fake, monkeypatch, name: str = "binance-usdm-test", **overrides: Any) -> uuid.UUID:
+    """An account on venue ``binanceusdm`` (USDⓈ-M futures) talking to the fake Binance futures."""
+    from .ccxt_helpers import USDM_OPTIONS
+
+    return venue_account(fake, monkeypatch, "binanceusdm", USDM_OPTIONS, name, "TW_TEST_BINANCE_USDM_KEY",
+                         "TW_TEST_BINANCE_USDM_SECRET", **overrides)
+
+
 def venue_account(fake, monkeypatch, venue: str, options: dict, name: str, key_env: str, secret_env: str,
                   **overrides: Any) -> uuid.UUID:
     from app.config_file import AccountConfig
