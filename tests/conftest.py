@@ -209,12 +209,7 @@ def fake_bybit():
     from tests.venues import start_fake_bybit
     from tests.venues.bybit_linear import ROUTES
 
-    server = start_fake_bybit()
-    yield server
-    server.stop()
-    assert server.unknown_requests == [], server.unknown_requests
-    assert server.server_errors == [], server.server_errors[-1:]
-    assert server.endpoints_called() <= set(ROUTES)
+    yield from _checked_fake(start_fake_bybit(), ROUTES)
 
 
 @pytest.fixture
@@ -224,9 +219,14 @@ def fake_binance_futures():
     from tests.venues import start_fake_binance_futures
     from tests.venues.binance_futures import ROUTES
 
-    server = start_fake_binance_futures()
+    yield from _checked_fake(start_fake_binance_futures(), ROUTES)
+
+
+def _checked_fake(server, routes) -> Iterator:
+    """Yield a started fake venue; after the test stop it and check it saw no unknown endpoint,
+    called only ``routes`` and raised no error of its own."""
     yield server
     server.stop()
     assert server.unknown_requests == [], server.unknown_requests
     assert server.server_errors == [], server.server_errors[-1:]
-    assert server.endpoints_called() <= set(ROUTES)
+    assert server.endpoints_called() <= set(routes)

@@ -4,25 +4,20 @@ short per symbol, each closed on its own, drifts per side); the sender's ``prev_
 checked against the ledger. Real ``ccxt.bybit`` against the fake
 Bybit v5 (signatures verified), alerts through the webhook, the risk engine and the queue."""
 
-import itertools
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, update
 
-from app.bootstrap import create_strategy
 from app.db import unit_of_work
-from app.jobs.worker import warm_up
 from app.jobs.reconciler import reconcile
-from app.persistence.models import (Account, ExitLadderRecord, OrderRecord, PositionDriftRecord, PositionRecord,
-                                   Strategy)
-from tests.conftest import drain_queues
-from tests.venues.tradewire import apply_settings, bybit_account
+from app.persistence.models import ExitLadderRecord, PositionDriftRecord, Strategy
+from tests.perps import orders, positions_of, post_alert, settle, strategy_on
+from tests.venues.tradewire import bybit_account
 
 PERP = "BTC/USDT:USDT"
 LEVERAGE, MARGIN, SWITCH, CREATE = ("/v5/position/set-leverage", "/v5/account/set-margin-mode",
                                     "/v5/position/switch-mode", "/v5/order/create")
-_keys = itertools.count(1)
 
 
 @pytest.fixture
@@ -30,27 +25,13 @@ def fake(fake_bybit):
     return fake_bybit
 
 
-def futures_strategy(fake, monkeypatch, *, strategy: dict | None = None, **futures) -> str:
-    """A Bybit account with ``[futures]`` = ``futures`` and a strategy on it; returns its webhook token."""
-    apply_settings(monkeypatch)
-    account_id = bybit_account(fake, monkeypatch, futures=futures, market_data="")
-    with unit_of_work() as session:
-        account = session.get(Account, account_id)
-        created = create_strategy(session, "perp-trend", account)
-        if strategy:
-            session.execute(update(Strategy).where(Strategy.name == "perp-trend")
-                            .values(settings={"account": account.name, **strategy}))
-    warm_up(["bybit"])
-    return created.token
+def futures_strategy(fake, monkeypatch, **kwargs) -> str:
+    """A Bybit account with ``[futures]`` = the keywords and a strategy on it; its webhook token."""
+    return strategy_on(bybit_account, "bybit", fake, monkeypatch, **kwargs)
 
 
 def alert(client, token: str, **fields) -> dict:
-    body = {"tradewire": 1, "symbol": "BYBIT:BTCUSDT.P", "action": "buy", "size": "0.01", "price": "60000",
-            "idempotency_key": f"k{next(_keys)}", **fields}
-    answer = client.post(f"/webhooks/tradingview/{token}", json=body)
-    assert answer.status_code in (200, 202), answer.text
-    drain_queues()
-    return answer.json()
+    return post_alert(client, token, "BYBIT:BTCUSDT.P", **fields)
 
 
 def trace(client, admin, answer: dict) -> dict:
@@ -59,11 +40,6 @@ def trace(client, admin, answer: dict) -> dict:
 
 def check(trace_: dict, name: str) -> dict:
     return next(c for c in trace_["decision"]["checks"] if c["check"] == name)
-
-
-def orders() -> list[OrderRecord]:
-    with unit_of_work() as session:
-        return list(session.execute(select(OrderRecord).order_by(OrderRecord.created_at)).scalars())
 
 
 def test_leverage_and_margin_mode_are_set_once_and_not_again(client, admin, fake, monkeypatch):
@@ -137,10 +113,7 @@ def test_max_leverage_refuses_a_higher_request_in_risk(client, admin, fake, monk
 
 
 def positions() -> dict[str, Decimal]:
-    """The ledger's positions in the perpetual, by position side."""
-    with unit_of_work() as session:
-        return dict(session.execute(select(PositionRecord.position_side, PositionRecord.quantity)
-                                    .where(PositionRecord.symbol == PERP)).all())
+    return positions_of(PERP)
 
 
 def test_hedge_mode_keeps_a_long_and_a_short_and_closes_each_on_its_own(client, admin, fake, monkeypatch):
@@ -208,12 +181,6 @@ def test_a_tradingview_reversal_in_hedge_mode_closes_the_long_then_opens_the_sho
     shown = trace(client, admin, reversed_)
     assert check(shown, "position_sync").get("detail") is None  # the sender's long was the ledger's long
     assert [i["position_side"] for i in shown["intents"]] == ["long", "short"]
-
-
-def settle() -> None:
-    for _ in range(10):
-        if not drain_queues():
-            return
 
 
 def resting(fake) -> list[tuple]:

@@ -6,26 +6,21 @@ every order naming its ``positionSide``); stop-loss and take-profit resting on t
 conditional orders and the reconciler learning of their fills; a position closed by hand.
 """
 
-import itertools
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from app.bootstrap import create_strategy
 from app.db import unit_of_work
 from app.execution.service import execute_intent
 from app.jobs.reconciler import reconcile
-from app.jobs.worker import warm_up
-from app.persistence.models import (Account, ExitLadderRecord, OrderIntentRecord, OrderRecord, PositionDriftRecord, PositionRecord,
-                                   Strategy)
-from tests.conftest import drain_queues
+from app.persistence.models import ExitLadderRecord, OrderIntentRecord, OrderRecord, PositionDriftRecord
+from tests.perps import orders, positions_of, post_alert, settle, strategy_on
 from tests.venues.tradewire import apply_settings, binance_futures_account, make_intent
 
 PERP = "BTC/USDT:USDT"
 LEVERAGE, MARGIN, DUAL = "/fapi/v1/leverage", "/fapi/v1/marginType", "/fapi/v1/positionSide/dual"
 ORDER, ALGO = "/fapi/v1/order", "/fapi/v1/algoOrder"
-_keys = itertools.count(1)
 
 
 @pytest.fixture
@@ -33,45 +28,17 @@ def fake(fake_binance_futures):
     return fake_binance_futures
 
 
-def futures_strategy(fake, monkeypatch, *, strategy: dict | None = None, **futures) -> str:
-    """A Binance USDⓈ-M account with ``[futures]`` = ``futures`` and a strategy on it; its webhook token."""
-    apply_settings(monkeypatch)
-    account_id = binance_futures_account(fake, monkeypatch, futures=futures, market_data="")
-    with unit_of_work() as session:
-        account = session.get(Account, account_id)
-        created = create_strategy(session, "perp-trend", account)
-        if strategy:
-            session.execute(update(Strategy).where(Strategy.name == "perp-trend")
-                            .values(settings={"account": account.name, **strategy}))
-    warm_up(["binanceusdm"])
-    return created.token
+def futures_strategy(fake, monkeypatch, **kwargs) -> str:
+    """A Binance USDⓈ-M account with ``[futures]`` = the keywords and a strategy on it; its webhook token."""
+    return strategy_on(binance_futures_account, "binanceusdm", fake, monkeypatch, **kwargs)
 
 
 def alert(client, token: str, **fields) -> dict:
-    body = {"tradewire": 1, "symbol": "BINANCE:BTCUSDT.P", "action": "buy", "size": "0.01", "price": "60000",
-            "idempotency_key": f"k{next(_keys)}", **fields}
-    answer = client.post(f"/webhooks/tradingview/{token}", json=body)
-    assert answer.status_code in (200, 202), answer.text
-    drain_queues()
-    return answer.json()
-
-
-def settle() -> None:
-    for _ in range(10):
-        if not drain_queues():
-            return
-
-
-def orders() -> list[OrderRecord]:
-    with unit_of_work() as session:
-        return list(session.execute(select(OrderRecord).order_by(OrderRecord.created_at)).scalars())
+    return post_alert(client, token, "BINANCE:BTCUSDT.P", **fields)
 
 
 def positions() -> dict[str, Decimal]:
-    """The ledger's positions in the perpetual, by position side."""
-    with unit_of_work() as session:
-        return dict(session.execute(select(PositionRecord.position_side, PositionRecord.quantity)
-                                    .where(PositionRecord.symbol == PERP)).all())
+    return positions_of(PERP)
 
 
 def sent(fake, path: str = ORDER, method: str = "POST") -> list[dict]:

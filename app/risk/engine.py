@@ -253,19 +253,10 @@ def _plan_hedged(ctx: RiskContext, target: Decimal | None) -> tuple[str | None, 
         if position == 0:
             return (f"{signal.action} closes the {side.value} {signal.symbol} position but there is none "
                     f"(position {_describe_position(ctx.state)})"), ()
-        return None, (OrderPlan(closes, _hedged_close_quantity(signal, position), ctx.price, reduce_only=True),)
+        return None, (OrderPlan(closes, _exit_quantity(signal, position, partial_on_any=True), ctx.price,
+                                reduce_only=True),)
     return None, reversal + (
         OrderPlan(opens, Decimal(0), ctx.price, signal.order_type, signal.limit_price, signal.time_in_force),)
-
-
-def _hedged_close_quantity(signal: Signal, position: Decimal) -> Decimal:
-    """A hedge-mode close: the whole side, a percent of it, or a base size up to it."""
-    size = signal.size
-    if size is not None and size.unit == SizeUnit.PERCENT_POSITION:
-        return abs(position) * min(size.amount, Decimal(100)) / Decimal(100)
-    if size is not None and size.unit in (SizeUnit.BASE, SizeUnit.CONTRACTS):
-        return min(size.amount, abs(position))
-    return abs(position)
 
 
 def size_orders(ctx: RiskContext, plans: Plans) -> tuple[str | None, Plans]:
@@ -419,14 +410,16 @@ def _closes(signal: Signal) -> bool:
     )
 
 
-def _exit_quantity(signal: Signal, position: Decimal) -> Decimal:
-    """Whole position, or a percent of it (``size`` in percent_position), or a base size up to it."""
+def _exit_quantity(signal: Signal, position: Decimal, *, partial_on_any: bool = False) -> Decimal:
+    """Whole position, or a percent of it (``size`` in percent_position), or a base size up to
+    it — for an ``exit``, or for any close with ``partial_on_any`` (hedge mode, where a sell on
+    the long only ever closes it)."""
     size = signal.size
     if size is None:
         return abs(position)
     if size.unit == SizeUnit.PERCENT_POSITION:
         return abs(position) * min(size.amount, Decimal(100)) / Decimal(100)
-    if size.unit in (SizeUnit.BASE, SizeUnit.CONTRACTS) and signal.action == Action.EXIT:
+    if size.unit in (SizeUnit.BASE, SizeUnit.CONTRACTS) and (partial_on_any or signal.action == Action.EXIT):
         return min(size.amount, abs(position))
     return abs(position)
 

@@ -2,7 +2,8 @@
 
 from .binance_engine import SpotEngine
 from .binance_rules import BinanceError, MarketSpec
-from .binance_spot import FAULT_KINDS, FakeBinance, Fault, binance_signature, start_fake_binance
+from .binance_spot import FakeBinance, binance_signature, start_fake_binance
+from .fake_server import FAULT_KINDS, Fault
 from .bybit_engine import BybitError, Instrument, LinearEngine
 from .bybit_linear import LINEAR_ONLY_OPTIONS, FakeBybit, start_fake_bybit
 from .ccxt_helpers import SPOT_ONLY_OPTIONS, make_ccxt_binance, make_ccxt_bybit, point_ccxt_at

@@ -25,18 +25,16 @@ in mind. Faults: as the spot fake's
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import traceback
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from .binance_futures_engine import UsdmEngine
-from .binance_spot import (ERR_DUPLICATE, ERR_OUTSIDE_WINDOW, ERR_RATE_LIMIT, FAULT_KINDS, HTML_500, FakeBinance,
-                           Fault)
+from .binance_spot import ERR_DUPLICATE, ERR_OUTSIDE_WINDOW, ERR_RATE_LIMIT, HTML_500, FakeBinance
+from .binance_spot import _Handler as SpotHandler
+from .fake_server import FAULT_KINDS, FakeServer
 from .binance_rules import BinanceError
 
 SIDES = {None: "BOTH", "long": "LONG", "short": "SHORT"}
@@ -52,68 +50,19 @@ READS = {
 }
 
 
-class FakeBinanceFutures:
-    """The fake venue: engine, request log, faults and the HTTP server around them."""
+class FakeBinanceFutures(FakeServer):
+    """The fake venue: engine, request log, faults and the HTTP server around them (``min_notional``
+    is not a fault offered here)."""
+
+    thread_name = "fake-binance-usdm"
+    fault_kinds = tuple(k for k in FAULT_KINDS if k != "min_notional")
 
     _authenticate = FakeBinance._authenticate  # the same SIGNED check as the spot fake
 
     def __init__(self, perpetuals=None, prices=None, wallet="10000", *, api_key: str = "fake-usdm-key",
                  secret: str = "fake-usdm-secret", host: str = "127.0.0.1"):
-        self.api_key, self.secret = api_key, secret
-        self.clock_offset_ms = 0
+        super().__init__(_Handler, api_key=api_key, secret=secret, host=host)
         self.engine = UsdmEngine(perpetuals, prices, wallet, clock=self.now_ms)
-        self.requests: list[dict] = []
-        self.server_errors: list[str] = []
-        self._faults: list[Fault] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.fake = self  # type: ignore[attr-defined]
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakeBinanceFutures":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-binance-usdm", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> "FakeBinanceFutures":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000) + self.clock_offset_ms
-
-    def wait(self, seconds: float) -> None:
-        self._stopping.wait(seconds)
-
-    # ------------------------------------------------------------ test controls
-    def inject(self, path: str, kind: str, *, method: str | None = None, count: int = 1, delay: float = 1.0,
-               store: bool = False) -> Fault:
-        """Make the next ``count`` requests to ``path`` misbehave (kinds as the spot fake's;
-        ``min_notional`` is not offered here)."""
-        if kind not in FAULT_KINDS or kind == "min_notional":
-            raise ValueError(f"unknown fault kind {kind!r}")
-        fault = Fault(path=path, kind=kind, method=method.upper() if method else None, remaining=count,
-                      delay=delay, store=store)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
 
     def set_price(self, symbol: str, price) -> None:
         """Move the price of ``BTC/USDT:USDT`` (or ``BTCUSDT``): triggers what it crosses."""
@@ -151,32 +100,7 @@ class FakeBinanceFutures:
         with self.engine.lock:
             return [self.engine.algo_view(a) for a in self.engine.algo_orders if status is None or a["status"] == status]
 
-    def count_calls(self, method: str, path: str) -> int:
-        return len(self.calls(method, path))
-
-    def calls(self, method: str | None = None, path: str | None = None) -> list[dict]:
-        with self._lock:
-            return [r for r in self.requests if (method is None or r["method"] == method)
-                    and (path is None or r["path"] == path)]
-
-    def endpoints_called(self) -> set[tuple[str, str]]:
-        with self._lock:
-            return {(r["method"], r["path"]) for r in self.requests}
-
-    @property
-    def unknown_requests(self) -> list[dict]:
-        with self._lock:
-            return [r for r in self.requests if not r["known"]]
-
     # ------------------------------------------------------------------ serving
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for f in self._faults:
-                if f.matches(method, path):
-                    f.remaining -= 1
-                    return f
-        return None
-
     def handle(self, method: str, raw_path: str, headers, body: str) -> tuple[int, Any, float, dict]:
         split = urlsplit(raw_path)
         path, query = split.path, split.query
@@ -259,35 +183,10 @@ ROUTES: dict[tuple[str, str], tuple[Callable[[FakeBinanceFutures, dict], Any], b
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SpotHandler):
+    """The spot fake's HTTP handler: the request to ``fake.handle``, its answer back."""
+
     server_version = "FakeBinanceUsdm/1.0"
-
-    def _serve(self) -> None:
-        fake: FakeBinanceFutures = self.server.fake  # type: ignore[attr-defined]
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
-        status, payload, wait, extra = fake.handle(self.command, self.path, self.headers, body)
-        if wait:
-            fake.wait(wait)
-        if isinstance(payload, str):
-            data, ctype = payload.encode(), "text/html"
-        else:
-            data, ctype = json.dumps(payload).encode(), "application/json"
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in extra.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    do_GET = do_POST = do_DELETE = do_PUT = _serve
-
-    def log_message(self, format: str, *args) -> None:
-        pass
 
 
 def start_fake_binance_futures(perpetuals=None, prices=None, wallet="10000", **kwargs) -> FakeBinanceFutures:

@@ -28,20 +28,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 import traceback
-from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from .binance_engine import SpotEngine
+from .fake_server import FakeServer
 from .binance_rules import BinanceError, err_mandatory
 
-FAULT_KINDS = ("delay_before_store", "delay_after_store", "http_500", "rate_limit", "min_notional",
-               "duplicate", "timestamp")
 
 # errors.md: -2014 BAD_API_KEY_FMT, -2015 REJECTED_MBX_KEY, -1022 INVALID_SIGNATURE, -1021 INVALID_TIMESTAMP
 ERR_KEY_FORMAT = BinanceError(401, -2014, "API-key format invalid.")
@@ -68,100 +65,20 @@ def binance_signature(secret: str, query: str, body: str) -> str:
     return hmac.new(secret.encode(), (strip(query) + strip(body)).encode(), hashlib.sha256).hexdigest()
 
 
-@dataclass
-class Fault:
-    """One injected fault; ``remaining`` counts down as matching requests consume it."""
-
-    path: str
-    kind: str
-    method: str | None = None
-    remaining: int = 1
-    delay: float = 1.0
-    store: bool = False  # http_500 only: run the request (e.g. store the order) before answering 500
-    hits: list = field(default_factory=list)
-
-    def matches(self, method: str, path: str) -> bool:
-        return self.remaining > 0 and self.path == path and (self.method is None or self.method == method)
-
-
-class FakeBinance:
+class FakeBinance(FakeServer):
     """The fake venue: engine state, request log, fault queue and the HTTP server around them."""
+
+    thread_name = "fake-binance"
 
     def __init__(self, markets=None, prices=None, balances=None, *, api_key: str = "fake-api-key",
                  secret: str = "fake-secret", commission_rate="0.001", host: str = "127.0.0.1",
                  order_limit: tuple[int, float] | None = None):
-        self.api_key, self.secret = api_key, secret
+        super().__init__(_Handler, api_key=api_key, secret=secret, host=host)
         # Binance's ORDERS rate limit (exchangeInfo.rateLimits, e.g. 50 per 10 SECOND): a new
         # order past it is answered 429 / -1015 and not placed. (count, seconds), None: no limit.
         self.order_limit = order_limit
         self._order_times: list[float] = []
-        self.clock_offset_ms = 0  # shift the server clock to provoke -1021 without a fault
         self.engine = SpotEngine(markets, prices, balances, commission_rate=commission_rate, clock=self.now_ms)
-        self.requests: list[dict] = []  # every request: method, path, params (no signature), status, fault
-        self.server_errors: list[str] = []  # tracebacks of exceptions raised inside the fake itself
-        self._faults: list[Fault] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.fake = self  # type: ignore[attr-defined]
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------ lifecycle
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakeBinance":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-binance", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes handlers sleeping in a delay fault
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> "FakeBinance":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000) + self.clock_offset_ms
-
-    # -------------------------------------------------------- test controls
-    def inject(self, path: str, kind: str, *, method: str | None = None, count: int = 1,
-               delay: float = 1.0, store: bool = False) -> Fault:
-        """Make the next ``count`` requests to ``path`` (and ``method``, if given) misbehave.
-
-        kinds: ``delay_before_store`` (sleep ``delay`` s, then handle normally),
-        ``delay_after_store`` (handle, e.g. store the order, then sleep ``delay`` s before replying),
-        ``http_500`` (HTML 500 page; nothing stored unless ``store=True``), ``rate_limit`` (429/-1003),
-        ``min_notional`` (-1013 "Filter failure: NOTIONAL"), ``duplicate`` (-2010 "Duplicate order sent."),
-        ``timestamp`` (-1021). Error kinds answer without touching state."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
-        fault = Fault(path=path, kind=kind, method=method.upper() if method else None, remaining=count,
-                      delay=delay, store=store)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    @property
-    def faults(self) -> list[Fault]:
-        """Faults not yet used up."""
-        with self._lock:
-            return [f for f in self._faults if f.remaining > 0]
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
 
     def set_price(self, symbol: str, price) -> list[dict]:
         """Set a symbol's price (``BTC/USDT`` or ``BTCUSDT``); returns the resting orders that filled."""
@@ -191,30 +108,6 @@ class FakeBinance:
 
     def count_orders(self, client_order_id: str) -> int:
         return sum(1 for o in self.orders if o["clientOrderId"] == client_order_id)
-
-    @property
-    def unknown_requests(self) -> list[dict]:
-        with self._lock:
-            return [r for r in self.requests if not r["known"]]
-
-    def calls(self, method: str | None = None, path: str | None = None) -> list[dict]:
-        """Recorded requests, optionally filtered by method and/or path."""
-        with self._lock:
-            return [r for r in self.requests if (method is None or r["method"] == method)
-                    and (path is None or r["path"] == path)]
-
-    def endpoints_called(self) -> set[tuple[str, str]]:
-        with self._lock:
-            return {(r["method"], r["path"]) for r in self.requests}
-
-    # ------------------------------------------------------------- serving
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for f in self._faults:
-                if f.matches(method, path):
-                    f.remaining -= 1
-                    return f
-        return None
 
     def _authenticate(self, headers, query: str, body: str, params: dict[str, str]) -> None:
         """Endpoint security type (SIGNED) + Timing security; raises BinanceError on failure."""
@@ -293,9 +186,6 @@ class FakeBinance:
         if kind == "http_500":  # store=True: the work happened, the client only sees a 500
             return 500, HTML_500, 0.0, {}
         return status, payload, (fault.delay if kind == "delay_after_store" else 0.0), {}
-
-    def wait(self, seconds: float) -> None:
-        self._stopping.wait(seconds)
 
     def _over_order_limit(self) -> bool:
         """Count this new order against ``order_limit`` (a sliding window); True when it is over."""

@@ -22,14 +22,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
-from .binance_spot import HTML_500, Fault
+from .binance_spot import HTML_500
 from .bybit_engine import BybitError, LinearEngine
+from .fake_server import FakeServer
 
 FAULT_KINDS = ("delay_before_store", "delay_after_store", "http_500", "rate_limit", "duplicate", "timestamp")
 ERRORS = {
@@ -51,66 +51,17 @@ def bybit_signature(secret: str, timestamp: str, api_key: str, recv_window: str,
     return hmac.new(secret.encode(), (timestamp + api_key + recv_window + payload).encode(), hashlib.sha256).hexdigest()
 
 
-class FakeBybit:
-    """The fake venue: engine, request log, faults and the HTTP server around them."""
+class FakeBybit(FakeServer):
+    """The fake venue: engine, request log, faults and the HTTP server around them. Faults as the
+    Binance fake's (``rate_limit`` is retCode 10006, ``duplicate`` 110072, ``timestamp`` 10002)."""
+
+    thread_name = "fake-bybit"
+    fault_kinds = FAULT_KINDS
 
     def __init__(self, instruments=None, prices=None, wallet="10000", *, api_key: str = "fake-bybit-key",
                  secret: str = "fake-bybit-secret", host: str = "127.0.0.1"):
-        self.api_key, self.secret = api_key, secret
-        self.clock_offset_ms = 0
+        super().__init__(_Handler, api_key=api_key, secret=secret, host=host)
         self.engine = LinearEngine(instruments, prices, wallet, clock=self.now_ms)
-        self.requests: list[dict] = []
-        self.server_errors: list[str] = []
-        self._faults: list[Fault] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer((host, 0), _Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.fake = self  # type: ignore[attr-defined]
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "FakeBybit":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> "FakeBybit":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000) + self.clock_offset_ms
-
-    # ------------------------------------------------------------ test controls
-    def inject(self, path: str, kind: str, *, method: str | None = None, count: int = 1, delay: float = 1.0,
-               store: bool = False) -> Fault:
-        """Make the next ``count`` requests to ``path`` misbehave; kinds as the Binance fake's
-        (``rate_limit`` is retCode 10006, ``duplicate`` 110072, ``timestamp`` 10002)."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
-        fault = Fault(path=path, kind=kind, method=method.upper() if method else None, remaining=count,
-                      delay=delay, store=store)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
 
     def set_price(self, symbol: str, price) -> None:
         self.engine.set_price(symbol.replace("/", "").split(":")[0], price)
@@ -131,10 +82,6 @@ class FakeBybit:
         with self.engine.lock:
             return self.engine.lev(_symbol_id(symbol))
 
-    def count_calls(self, method: str, path: str) -> int:
-        """Requests to ``path`` that reached it (no injected fault), answered or refused."""
-        return len(self.calls(method, path))
-
     # --------------------------------------------------------- test inspection
     def count_orders(self, order_link_id: str) -> int:
         with self.engine.lock:
@@ -150,32 +97,6 @@ class FakeBybit:
         of its ``side``, long / short)."""
         with self.engine.lock:
             return self.engine.position(symbol.replace("/", "").split(":")[0], {None: 0, "long": 1, "short": 2}[side])["size"]
-
-    @property
-    def unknown_requests(self) -> list[dict]:
-        with self._lock:
-            return [r for r in self.requests if not r["known"]]
-
-    def calls(self, method: str | None = None, path: str | None = None) -> list[dict]:
-        with self._lock:
-            return [r for r in self.requests if (method is None or r["method"] == method)
-                    and (path is None or r["path"] == path)]
-
-    def endpoints_called(self) -> set[tuple[str, str]]:
-        with self._lock:
-            return {(r["method"], r["path"]) for r in self.requests}
-
-    def wait(self, seconds: float) -> None:
-        self._stopping.wait(seconds)
-
-    # ------------------------------------------------------------------ serving
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for f in self._faults:
-                if f.matches(method, path):
-                    f.remaining -= 1
-                    return f
-        return None
 
     def _authenticate(self, headers, payload: str) -> None:
         key, ts = headers.get("X-BAPI-API-KEY"), headers.get("X-BAPI-TIMESTAMP")
